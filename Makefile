@@ -1,0 +1,68 @@
+# Everyday commands. `make run` serves the demo city; `make test` runs the whole suite.
+# Both set everything up first on a fresh machine.
+
+VENV     := .venv
+PY       := $(VENV)/bin/python
+MANAGE   := $(PY) manage.py
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
+PG_URL   ?= postgres://postgres@127.0.0.1:5432/liangyi
+
+.PHONY: run test test-pg lint setup system-deps messages migrate demo bench clean help
+
+help:
+	@echo "make run      set up, migrate, load the demo city if empty, serve on http://$(HOST):$(PORT)"
+	@echo "make test     set up and run lint, migration check and the whole test suite (SQLite)"
+	@echo "make test-pg  the same suite against PostgreSQL ($(PG_URL))"
+	@echo "make bench    run the benchmarks in bench/"
+
+# --- setup -------------------------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml
+	@PYBIN=$$(scripts/find-python) && echo "Using $$PYBIN" && \
+	  ( [ -x $(PY) ] || $$PYBIN -m venv $(VENV) )
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Debian packages: Chromium and CJK fonts for the browser tests and screenshots, gettext for
+# the translations. Installed once; skipped when already present.
+var/.system-deps: scripts/system-deps
+	@mkdir -p var
+	scripts/system-deps
+	@touch $@
+
+system-deps: var/.system-deps
+
+liangyi/locale/%/LC_MESSAGES/django.mo: liangyi/locale/%/LC_MESSAGES/django.po
+	msgfmt --check -o $@ $<
+
+messages: var/.system-deps $(patsubst %.po,%.mo,$(wildcard liangyi/locale/*/LC_MESSAGES/django.po))
+
+setup: $(VENV)/.installed var/.system-deps messages
+
+migrate: setup
+	$(MANAGE) migrate --noinput
+
+# --- everyday ----------------------------------------------------------------------------
+run: migrate
+	$(MANAGE) seed_demo --if-empty
+	$(MANAGE) demo_logins
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(MANAGE) makemigrations --check --dry-run
+
+test: lint
+	$(VENV)/bin/pytest
+
+test-pg: setup
+	scripts/ensure-postgres
+	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest
+
+bench: migrate
+	@ls bench/bench_*.py >/dev/null 2>&1 || { echo "no benchmarks yet in bench/"; exit 0; }
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var/.system-deps

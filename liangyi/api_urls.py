@@ -1,0 +1,8 @@
+"""REST API v1: each app contributes its routes from its api.py."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("liangyi.core.api")),
+    path("", include("liangyi.people.api")),
+]

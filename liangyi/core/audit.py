@@ -1,0 +1,114 @@
+"""Writing and verifying the append-only, hash-chained audit log.
+
+Every service records its entry in its own transaction; views record reads of a person's file,
+reveals and exports; the login views record logins, failures and lockouts; the access helper
+records denials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from liangyi.core.models import AuditEntry, AuditHead, Outcome, User
+
+GENESIS = "0" * 64
+
+
+def _content(entry: AuditEntry) -> str:
+    return json.dumps(
+        [
+            entry.at.isoformat(),
+            entry.actor_id,
+            entry.actor_username,
+            entry.actor_role,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            str(entry.person_id) if entry.person_id else None,
+            entry.ip,
+            entry.outcome,
+            entry.detail,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+
+
+def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
+    return hashlib.sha256((prev_hash + _content(entry)).encode()).hexdigest()
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    actor: User | None,
+    action: str,
+    obj: Any = None,
+    *,
+    request: HttpRequest | None = None,
+    outcome: str = Outcome.OK,
+    person_id: Any = None,
+    username: str = "",
+    **detail: Any,
+) -> AuditEntry:
+    """Append one entry. Runs inside the caller's transaction (or its own)."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    if obj is not None and person_id is None and obj.__class__.__name__ == "Person":
+        person_id = obj.pk
+    with transaction.atomic():
+        head = AuditHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            head = AuditHead.objects.create(pk=1, last_hash=GENESIS, count=0)
+            head = AuditHead.objects.select_for_update().get(pk=1)
+        entry = AuditEntry(
+            at=timezone.now(),
+            actor=actor,
+            actor_username=actor.username if actor else username,
+            actor_role=actor.role if actor else "",
+            action=action,
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            person_id=person_id,
+            ip=client_ip(request),
+            outcome=outcome,
+            detail=json.loads(json.dumps(detail, default=str, ensure_ascii=False)),
+            prev_hash=head.last_hash,
+        )
+        entry.entry_hash = compute_hash(head.last_hash, entry)
+        entry.save(force_insert=True)
+        AuditHead.objects.filter(pk=1).update(last_hash=entry.entry_hash, count=head.count + 1)
+    return entry
+
+
+def viewed(request: HttpRequest, obj: Any, *, section: str = "") -> AuditEntry:
+    """A read of a person's file (or of one of its sections)."""
+    return record(request.user, "person.viewed", obj, request=request, **({"section": section} if section else {}))
+
+
+def verify() -> tuple[bool, AuditEntry | None, int]:
+    """Walk the chain in order. Returns (intact, first broken entry, entries checked)."""
+    prev = GENESIS
+    checked = 0
+    for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=2000):
+        if entry.prev_hash != prev or compute_hash(prev, entry) != entry.entry_hash:
+            return False, entry, checked
+        prev = entry.entry_hash
+        checked += 1
+    head = AuditHead.objects.filter(pk=1).first()
+    if head is not None and (head.last_hash != prev or head.count != checked):
+        # The newest entries were removed: the head still remembers them.
+        return False, None, checked
+    return True, None, checked

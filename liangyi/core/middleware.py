@@ -1,0 +1,17 @@
+"""Pages that may show personal data must not be kept by browsers or proxies."""
+
+from __future__ import annotations
+
+from django.utils.cache import add_never_cache_headers
+
+
+class NoStoreMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(request, "user", None) is not None and request.user.is_authenticated:
+            add_never_cache_headers(response)
+            response["Cache-Control"] = "no-store, private"
+        return response

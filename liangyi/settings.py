@@ -1,0 +1,201 @@
+"""Settings for liangyi: one module, configured by the environment.
+
+With no environment set the app runs as a local demo on an embedded SQLite database, with
+demo secrets, and says so on every page. ``LIANGYI_ENV=production`` refuses demo secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import dj_database_url
+from django.utils.csp import CSP
+
+from liangyi.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("LIANGYI_VAR_DIR", str(BASE_DIR / "var")))
+
+ENVIRONMENT = env_str("LIANGYI_ENV", "demo")  # demo | production
+PRODUCTION = ENVIRONMENT == "production"
+
+_secret = env_str("LIANGYI_SECRET_KEY")
+_field_key = env_str("LIANGYI_FIELD_KEY")
+# Demo mode: no secrets were given. Pages show a banner; production refuses to start.
+DEMO_MODE = not (_secret and _field_key)
+if PRODUCTION and DEMO_MODE:
+    raise RuntimeError("LIANGYI_ENV=production needs LIANGYI_SECRET_KEY and LIANGYI_FIELD_KEY to be set.")
+SECRET_KEY = _secret or "liangyi-local-demo-only-" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()
+# 32 hex digits = 16 bytes (SM4) or 64 hex digits = 32 bytes (AES-256); see core/crypto.py.
+FIELD_KEY = _field_key or hashlib.sha256(b"liangyi demo field key").hexdigest()[:32]
+FIELD_CIPHER = env_str("LIANGYI_FIELD_CIPHER", "sm4-gcm")  # sm4-gcm | aes-gcm
+
+DEBUG = env_bool("LIANGYI_DEBUG", not PRODUCTION)
+ALLOWED_HOSTS = env_list("LIANGYI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("LIANGYI_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "liangyi.core",
+    "liangyi.people",
+    "liangyi.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "liangyi.core.middleware.NoStoreMiddleware",
+]
+
+ROOT_URLCONF = "liangyi.urls"
+WSGI_APPLICATION = "liangyi.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "liangyi" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "liangyi.core.context_processors.liangyi",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'liangyi.sqlite3'}"),
+        conn_max_age=env_int("LIANGYI_DB_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
+        "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;"
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "core.User"
+AUTHENTICATION_BACKENDS = ["liangyi.core.auth.LockoutModelBackend"]
+LOGIN_URL = "core:login"
+LOGIN_REDIRECT_URL = "core:home"
+LOGOUT_REDIRECT_URL = "core:login"
+
+# Password policy profile: "asvs" (length, no composition rules) or "level3" (graded protection
+# level 3: composition rules too). See docs/security.md.
+PASSWORD_PROFILE = env_str("LIANGYI_PASSWORD_PROFILE", "asvs")
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if PASSWORD_PROFILE == "level3":  # noqa: S105 (a profile name, not a password)
+    AUTH_PASSWORD_VALIDATORS.append({"NAME": "liangyi.core.auth.CompositionValidator"})
+
+# Login lockout and session idle timeout (graded protection level 3: login-failure handling,
+# session timeout).
+LOGIN_MAX_FAILURES = env_int("LIANGYI_LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LIANGYI_LOGIN_LOCKOUT_MINUTES", 15)
+SESSION_COOKIE_AGE = env_int("LIANGYI_IDLE_TIMEOUT_SECONDS", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True  # the age is an idle timeout: each request restarts it
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+API_TOKEN_HOURS = env_int("LIANGYI_API_TOKEN_HOURS", 12)
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.SELF],
+}
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("LIANGYI_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("LIANGYI_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "liangyi" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "liangyi.core.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "liangyi.core.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "liangyi API",
+    "DESCRIPTION": "REST API v1 of liangyi (两翼). See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Background work (Django's tasks API). The embedded default runs each task at once, in
+# process, after the transaction commits; a Redis-backed backend is configured at scale.
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+# The active rule set (liangyi/rules/<name>.toml, with an optional province override).
+RULESET = env_str("LIANGYI_RULESET", "national")
+RULESET_OVERRIDE = env_str("LIANGYI_RULESET_OVERRIDE", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LIANGYI_LOG_LEVEL", "WARNING")},
+}
