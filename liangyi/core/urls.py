@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liangyi.core import views
+from liangyi.core import views, views_admin
 
 app_name = "core"
 
@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("manage/jurisdictions/", views_admin.jurisdiction_list, name="jurisdictions"),
+    path("manage/users/", views_admin.user_list, name="users"),
+    path("manage/users/new/", views_admin.user_create, name="user_create"),
+    path("audit/", views_admin.audit_log, name="audit"),
 ]
