@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
         from liangyi.core import access
         from liangyi.core.models import AuditEntry, User
 
-        access.register_scope(User, lambda qs, scope: qs.filter(jurisdiction_id__startswith=scope),
+        access.register_scope(User, lambda qs, scope: qs.filter(jurisdiction__code__startswith=scope),
                               gate="manage_users")
-        access.register_scope(AuditEntry, lambda qs, scope: qs.filter(actor__jurisdiction_id__startswith=scope),
+        access.register_scope(AuditEntry, lambda qs, scope: qs.filter(actor__jurisdiction__code__startswith=scope),
                               gate="view_audit")

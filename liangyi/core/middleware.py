@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
+
+
+class LanguageMiddleware:
+    """Chinese first: the interface is zh-Hans unless the user chose another language.
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language; office PCs and
+    test browsers often send English, and the product's default is Chinese. The choice made
+    with the language switch (Django's set_language view) is kept in its cookie.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.available = {code for code, _ in settings.LANGUAGES}
+
+    def __call__(self, request):
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        language = chosen if chosen in self.available else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response
 
 
 class NoStoreMiddleware:

@@ -13,10 +13,10 @@ class PeopleConfig(AppConfig):
         from liangyi.people.models import FamilyMember, Measure, Person, Plan, TimelineEvent
 
         # A person lies where they reside, or else where they are registered (Person.jurisdiction).
-        access.register_scope(Person, lambda qs, scope: qs.filter(jurisdiction_id__startswith=scope),
+        access.register_scope(Person, lambda qs, scope: qs.filter(jurisdiction__code__startswith=scope),
                               gate="view_persons")
         for model in (FamilyMember, Measure, Plan, TimelineEvent):
-            access.register_scope(model, lambda qs, scope: qs.filter(person__jurisdiction_id__startswith=scope),
+            access.register_scope(model, lambda qs, scope: qs.filter(person__jurisdiction__code__startswith=scope),
                                   gate="view_persons")
 
         sections.register(sections.Section("overview", _("Overview"), "people/sections/overview.html", order=10))

@@ -28,7 +28,7 @@ def persons_search(
     if status:
         qs = qs.filter(status=status)
     if jurisdiction:
-        qs = qs.filter(jurisdiction_id__startswith=jurisdiction)
+        qs = qs.filter(jurisdiction__code__startswith=jurisdiction)
     return qs.order_by("name", "id")
 
 
