@@ -9,6 +9,12 @@ from liangyi.demo import factories
 from liangyi.people.models import Person
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 at Django 6's work factor takes about a second a hash; tests need no such cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def places(db):
     return factories.small_tree()

@@ -336,6 +336,15 @@ class _Draft:
         self.events.append(_Event(on, kind, summary, actor, ref))
 
 
+# Which field group a reader must see for each kind of demo event (people.TimelineEvent.group).
+EVENT_GROUPS = {
+    "person.measure_added": "drug_history",
+    "test.recorded": "drug_history",
+    "escalation.opened": "drug_history",
+    "isolation.assessed": "medical",
+}
+
+
 @dataclass
 class Summary:
     seed: int
@@ -821,7 +830,7 @@ def _write_persons(drafts: list[_Draft], users: dict[str, User], rng: random.Ran
             for e in sorted(d.events, key=lambda e: e.on):
                 ref = plans[d.index] if e.ref == "plan" else (measures[d.index][e.ref] if e.ref is not None else p)
                 timeline_add(person=p, kind=e.kind, summary=e.summary, actor=_actor(users, e.actor, p.jurisdiction_id),
-                             ref=ref, at=_at(rng, e.on, per_day[e.on]))
+                             ref=ref, at=_at(rng, e.on, per_day[e.on]), group=EVENT_GROUPS.get(e.kind, ""))
                 per_day[e.on] += 1
             summary.timeline_events += len(d.events)
             if progress:

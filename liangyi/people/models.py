@@ -226,6 +226,9 @@ class TimelineEvent(models.Model):
     occurred_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     summary = models.CharField(max_length=300)
+    # The field group a reader must see for this event ("" = anyone who sees the person), so a
+    # summary about a drug test or a diagnosis never reaches a role without that group.
+    group = models.CharField(max_length=30, blank=True)
     ref_type = models.CharField(max_length=60, blank=True)
     ref_id = models.CharField(max_length=64, blank=True)
 

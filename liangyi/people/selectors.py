@@ -35,4 +35,6 @@ def persons_search(
 def timeline_for(*, user: User, person: Person) -> QuerySet[TimelineEvent]:
     if not access.can(user, "view_persons", person):
         return TimelineEvent.objects.none()
-    return TimelineEvent.objects.filter(person=person).select_related("actor").order_by("-occurred_at", "-id")
+    groups = [""] + [g for g in access.field_groups() if access.sees(user, g)]
+    return (TimelineEvent.objects.filter(person=person, group__in=groups)
+            .select_related("actor").order_by("-occurred_at", "-id"))

@@ -227,18 +227,21 @@ def clean(data: dict[str, Any], *, existing: Person | None = None) -> dict[str, 
     return out
 
 
-def _place(values: dict[str, Any], existing: Person | None) -> Jurisdiction:
+def _place(values: dict[str, Any], existing: Person | None) -> tuple[Jurisdiction, str]:
+    """Where the person lies (residence, else household), and which field decided it."""
     residence = values.get("residence_jurisdiction", existing.residence_jurisdiction if existing else None)
+    if residence is not None:
+        return residence, "residence_jurisdiction"
     household = values.get("household_jurisdiction", existing.household_jurisdiction if existing else None)
-    return residence or household
+    return household, "household_jurisdiction"
 
 
-def _check_may_write(actor: User, values: dict[str, Any], place: Jurisdiction, action: str) -> None:
+def _check_may_write(actor: User, values: dict[str, Any], where: tuple[Jurisdiction, str], action: str) -> None:
     if not access.has_action(actor, action):
         raise DomainError(_("Your role may not do this."))
+    place, field = where
     if not access.in_reach(actor, place.code):
-        raise DomainError(errors={"residence_jurisdiction": [
-            _("%(place)s is outside your jurisdiction.") % {"place": place}]})
+        raise DomainError(errors={field: [_("%(place)s is outside your jurisdiction.") % {"place": place}]})
     hidden = sorted(f for f in values if f in FIELD_GROUP and not access.sees(actor, FIELD_GROUP[f]))
     if hidden:
         raise DomainError(errors={f: [_("Your role may not set this field.")] for f in hidden})
@@ -246,11 +249,16 @@ def _check_may_write(actor: User, values: dict[str, Any], place: Jurisdiction, a
 
 def timeline_add(
     *, person: Person, kind: str, summary: str, actor: User | None = None, ref: Any = None,
-    at: datetime | None = None,
+    at: datetime | None = None, group: str = "",
 ) -> TimelineEvent:
-    """Append to the person's timeline. Chains call this inside their own transaction."""
+    """Append to the person's timeline. Chains call this inside their own transaction.
+
+    ``group`` is the field group a reader needs to see this event (see core/access_matrix.toml).
+    """
+    if group and group not in access.field_groups():
+        raise ValueError(f"unknown field group {group!r}")
     return TimelineEvent.objects.create(
-        person=person, kind=kind, summary=summary[:300], actor=actor if actor and actor.pk else None,
+        person=person, kind=kind, summary=summary[:300], actor=actor if actor and actor.pk else None, group=group,
         occurred_at=at or timezone.now(), ref_type=ref._meta.label_lower if ref is not None else "",
         ref_id=str(ref.pk) if ref is not None else "",
     )
@@ -269,8 +277,9 @@ def person_create(*, actor: User, data: dict[str, Any], request: HttpRequest | N
                   via: str = "form") -> Person:
     """Register a new person. The ID number must not be registered already."""
     values = clean(data)
-    place = _place(values, None)
-    _check_may_write(actor, values, place, "create")
+    where = _place(values, None)
+    _check_may_write(actor, values, where, "create")
+    place = where[0]
     number = values.pop("id_number")
     if Person.objects.filter(id_number_hash=id_hash(number)).exists():
         raise DomainError(errors={"id_number": [_("A person with this ID number is already registered.")]})
@@ -293,8 +302,9 @@ def person_update(
 ) -> list[str]:
     """Change a person's record; returns the names of the fields that changed (none: nothing written)."""
     values = clean(data, existing=person)
-    place = _place(values, person)
-    _check_may_write(actor, values, place, "edit")
+    where = _place(values, person)
+    _check_may_write(actor, values, where, "edit")
+    place = where[0]
     if expected_version is not None and expected_version != person.version:
         raise ConflictError(_("Someone else changed this record while you were editing it. "
                               "Your input is kept below: check the current record and save again."))
@@ -349,7 +359,7 @@ def measure_add(*, actor: User, person: Person, kind: str, start_on: date, end_o
         raise DomainError(errors={"end_on": [_("The end date is before the start date.")]})
     measure = Measure.objects.create(person=person, kind=kind, start_on=start_on, end_on=end_on, authority=authority)
     audit.record(actor, "person.measure_added", measure, request=request, person_id=person.pk)
-    timeline_add(person=person, kind="person.measure_added", actor=actor, ref=measure,
+    timeline_add(person=person, kind="person.measure_added", actor=actor, ref=measure, group="drug_history",
                  summary=_("Measure recorded: %(kind)s from %(start)s")
                  % {"kind": measure.get_kind_display(), "start": start_on.isoformat()})
     return measure

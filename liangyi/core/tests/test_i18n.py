@@ -63,7 +63,7 @@ def test_the_catalogue_holds_every_message_in_the_code(tmp_path):
     shutil.copy(Path(settings.BASE_DIR) / "manage.py", tmp_path / "manage.py")
     (copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po").unlink()
     subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-location", "-v", "0"],
+        [sys.executable, str(tmp_path / "manage.py"), "makemessages", "-l", "zh_Hans", "--no-location", "-v", "0"],
         cwd=tmp_path / "liangyi", check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
     )
     fresh = {m for m, _, _ in entries(copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po")}

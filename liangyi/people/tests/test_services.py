@@ -157,3 +157,19 @@ class TestReveal:
 def test_factories_make_valid_people(places):
     p = factories.person(places["township"])
     assert idnumber.is_valid(p.id_number)
+
+
+class TestTimelineGroups:
+    def test_an_event_of_a_hidden_group_never_reaches_that_role(self, personas, person):
+        from liangyi.people import selectors
+
+        services.timeline_add(person=person, kind="test.recorded", summary="尿检阳性（海洛因）", group="drug_history")
+        services.timeline_add(person=person, kind="visit", summary="家访")
+        worker_sees = [e.summary for e in selectors.timeline_for(user=personas["worker"], person=person)]
+        officer_sees = [e.summary for e in selectors.timeline_for(user=personas["job_officer"], person=person)]
+        assert "尿检阳性（海洛因）" in worker_sees and "家访" in worker_sees
+        assert "家访" in officer_sees and "尿检阳性（海洛因）" not in officer_sees
+
+    def test_an_unknown_group_is_refused(self, person):
+        with pytest.raises(ValueError):
+            services.timeline_add(person=person, kind="x", summary="x", group="secrets")
