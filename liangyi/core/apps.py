@@ -13,5 +13,15 @@ class CoreConfig(AppConfig):
 
         access.register_scope(User, lambda qs, scope: qs.filter(jurisdiction__code__startswith=scope),
                               gate="manage_users")
-        access.register_scope(AuditEntry, lambda qs, scope: qs.filter(actor__jurisdiction__code__startswith=scope),
-                              gate="view_audit")
+        access.register_scope(AuditEntry, _audit_scope, gate="view_audit")
+
+
+def _audit_scope(qs, scope):
+    """Entries by users of the subtree, and failed logins naming such users (they have no actor)."""
+    from django.db.models import Q
+
+    from liangyi.core.models import User
+
+    local_names = User.objects.filter(jurisdiction__code__startswith=scope).values("username")
+    return qs.filter(Q(actor__jurisdiction__code__startswith=scope)
+                     | Q(actor__isnull=True, actor_username__in=local_names))

@@ -54,6 +54,8 @@ class Jurisdiction(models.Model):
         return f"{self.name} ({self.code})"
 
     def clean(self) -> None:
+        if self.level not in Level.values:
+            return  # the field's own check reports it
         expected = CODE_LENGTH[Level(self.level)]
         if not self.code.isdigit() or len(self.code) != expected:
             raise ValidationError({"code": _("A %(level)s code has %(n)d digits.") % {
