@@ -36,6 +36,7 @@ ALLOWED_HOSTS = env_list("LIANGYI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env_list("LIANGYI_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "liangyi.core",  # first, so its createsuperuser (role admin) wins over django.contrib.auth's
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,7 +46,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
-    "liangyi.core",
     "liangyi.people",
     "liangyi.demo",
 ]

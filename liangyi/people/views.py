@@ -187,6 +187,8 @@ def family_add(request: HttpRequest, person_id: UUID) -> HttpResponse:
     person = access.get_or_404(request, Person, pk=person_id)
     access.require(request, request.user, "edit", person)
     _require_group(request, "contact", person)
+    if request.method == "GET":
+        audit.viewed(request, person, section="family_add")  # the form page shows whose file it is
     form = FamilyMemberForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -207,8 +209,8 @@ def plan_add(request: HttpRequest, person_id: UUID) -> HttpResponse:
     access.require(request, request.user, "edit", person)
     current = Plan.objects.filter(person=person).first()
     initial = {"summary": current.summary} if current else {}
-    if request.method == "GET" and current:
-        audit.viewed(request, person, section="plan_add")  # the form starts from the current plan
+    if request.method == "GET":
+        audit.viewed(request, person, section="plan_add")  # shows whose file it is, and the current plan
     form = PlanForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
