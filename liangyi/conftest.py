@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
+from liangyi import settings as project_settings
 from liangyi.demo import factories
 from liangyi.people.models import Person
 
@@ -13,6 +15,22 @@ from liangyi.people.models import Person
 def fast_password_hashing(settings):
     """PBKDF2 at Django 6's work factor takes about a second a hash; tests need no such cost."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def english_by_default(settings):
+    """Tests read the English messages. Tests of the Chinese default ask for ``project_language``."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def project_language(settings) -> str:
+    """The interface language as the project configures it (zh-Hans), for pages and messages."""
+    settings.LANGUAGE_CODE = project_settings.LANGUAGE_CODE
+    translation.activate(project_settings.LANGUAGE_CODE)
+    return project_settings.LANGUAGE_CODE
 
 
 @pytest.fixture

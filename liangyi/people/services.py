@@ -222,6 +222,11 @@ def clean(data: dict[str, Any], *, existing: Person | None = None) -> dict[str, 
                 fail("responsible_worker", _("No user is called %(u)s.") % {"u": worker})
             out["responsible_worker"] = found
 
+    for field, value in out.items():
+        limit = getattr(Person._meta.get_field(field), "max_length", None) if field != "id_number" else None
+        if limit and isinstance(value, str) and len(value) > limit:
+            fail(field, _("At most %(n)d characters, please.") % {"n": limit})
+
     if errors:
         raise DomainError(errors=errors)
     return out
@@ -301,6 +306,8 @@ def person_update(
     expected_version: int | None = None, via: str = "form",
 ) -> list[str]:
     """Change a person's record; returns the names of the fields that changed (none: nothing written)."""
+    if not access.in_reach(actor, person.jurisdiction_id):
+        raise DomainError(_("This person is outside your jurisdiction."))
     values = clean(data, existing=person)
     where = _place(values, person)
     _check_may_write(actor, values, where, "edit")

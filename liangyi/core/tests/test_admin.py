@@ -293,7 +293,7 @@ class TestCreateSuperuser:
     def test_our_command_is_the_one_that_runs(self):
         from django.core.management import get_commands
 
-        assert get_commands()["createsuperuser"] == "core", (
+        assert get_commands()["createsuperuser"] == "liangyi.core", (
             "manage.py createsuperuser runs Django's own command (role community_worker): Django takes a "
             "command from the app listed first, so list 'liangyi.core' before 'django.contrib.auth' in "
             "settings.INSTALLED_APPS")

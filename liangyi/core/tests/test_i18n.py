@@ -71,7 +71,8 @@ def test_the_catalogue_holds_every_message_in_the_code(tmp_path):
     assert sorted(fresh - ours) == []
 
 
-def test_pages_are_in_chinese_by_default(db):
+def test_pages_are_in_chinese_by_default(db, project_language):
+    assert project_language == "zh-hans"
     response = Client().get("/login/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -79,12 +80,12 @@ def test_pages_are_in_chinese_by_default(db):
     assert "登录" in html
 
 
-def test_a_browser_asking_for_english_still_gets_chinese_until_the_user_chooses(db):
+def test_a_browser_asking_for_english_still_gets_chinese_until_the_user_chooses(db, project_language):
     response = Client(headers={"accept-language": "en-US,en;q=0.9"}).get("/login/")
     assert "登录" in response.content.decode()
 
 
-def test_english_is_one_click_away(db):
+def test_english_is_one_click_away(db, project_language):
     client = Client()
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/login/"}, follow=True)
     html = response.content.decode()

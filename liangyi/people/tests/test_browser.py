@@ -20,7 +20,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.mark.browser
-def test_worker_finds_a_person_and_reveals_the_id_number(live_server, transactional_db):
+def test_worker_finds_a_person_and_reveals_the_id_number(live_server, transactional_db, project_language):
     places = factories.small_tree()
     factories.user("worker", "community_worker", places["township"], full_name="张专干")
     person = factories.person(places["township"], name="王建国", phone="13812345678",

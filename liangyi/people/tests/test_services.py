@@ -173,3 +173,17 @@ class TestTimelineGroups:
     def test_an_unknown_group_is_refused(self, person):
         with pytest.raises(ValueError):
             services.timeline_add(person=person, kind="x", summary="x", group="secrets")
+
+
+class TestLimits:
+    def test_an_overlong_name_is_a_field_error_not_a_database_error(self, personas):
+        with pytest.raises(DomainError) as exc:
+            services.person_create(actor=personas["worker"], data=data(name="王" * 61))
+        assert "name" in exc.value.errors
+
+    def test_an_outsider_cannot_update_even_into_their_own_township(self, personas, person, places):
+        with pytest.raises(DomainError):
+            services.person_update(actor=personas["neighbour"], person=person,
+                                   data={"residence_jurisdiction": places["neighbour"].code})
+        person.refresh_from_db()
+        assert person.jurisdiction_id == places["township"].code
