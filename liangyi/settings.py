@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "liangyi.people",
+    "liangyi.obligations",
+    "liangyi.reconcile",
     "liangyi.demo",
 ]
 
