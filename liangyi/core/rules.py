@@ -83,7 +83,8 @@ def load(name: str, override: str = "") -> RuleSet:
             if key not in rules:
                 raise RuleSetError(f"{path.name}: overrides unknown rule {key!r}")
             old = rules[key]
-            if old.grade == "law" and entry.get("value", old.value) != old.value and not entry.get("why"):
+            changes = any(entry.get(f, getattr(old, f)) != getattr(old, f) for f in ("value", "unit", "grade"))
+            if old.grade == "law" and changes and not entry.get("why"):
                 raise RuleSetError(f"{path.name}: {key!r} is fixed by law; an override must say why (why = \"...\")")
             rules[key] = Rule(key, entry.get("value", old.value), entry.get("unit", old.unit),
                               entry.get("grade", old.grade), entry.get("source", old.source), entry.get("why", ""))

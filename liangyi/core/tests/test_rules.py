@@ -126,3 +126,12 @@ class TestOverrides:
             rules.load("national", str(tmp_path / "absent.toml"))
         with pytest.raises(RuleSetError):
             rules.load("national", str(write(tmp_path, "[rules.x\nvalue = ")))
+
+
+def test_downgrading_a_law_rule_needs_a_why_too(tmp_path):
+    from liangyi.core import rules
+
+    override = tmp_path / "p.toml"
+    override.write_text('[rules.report_deadline_days]\ngrade = "local"\n', encoding="utf-8")
+    with pytest.raises(rules.RuleSetError):
+        rules.load("national", str(override))
