@@ -25,6 +25,7 @@ ERR_CHARACTERS = "characters"
 ERR_ADDRESS = "address"
 ERR_BIRTH_DATE = "birth_date"
 ERR_CHECK = "check_character"
+ERR_FLOAT = "spreadsheet_float"
 
 MESSAGES = {
     ERR_EMPTY: _("The ID number is empty."),
@@ -33,6 +34,8 @@ MESSAGES = {
     ERR_ADDRESS: _("The first six digits are not a known address code."),
     ERR_BIRTH_DATE: _("The birth date inside the ID number (digits 7–14) is not a real date."),
     ERR_CHECK: _("The last character does not match the check character computed from the first 17 digits."),
+    ERR_FLOAT: _("A spreadsheet turned this ID number into a number (like 5.30302E+17) and lost its last digits: "
+                 "format the column as text and type the number again."),
 }
 
 
@@ -103,6 +106,16 @@ def normalise(raw: object) -> str:
     return text
 
 
+def looks_like_float(raw: object) -> bool:
+    """A float, or text in Excel's scientific notation: an ID number that has lost digits."""
+    if isinstance(raw, float):
+        return True
+    if raw is None:
+        return False
+    text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", str(raw))).upper()
+    return bool(_FLOAT.match(text))
+
+
 def check_character(first17: str) -> str:
     total = sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True))
     return CHECK_CHARS[total % 11]
@@ -132,6 +145,10 @@ def parse(
     ``address_known`` is consulted when a dated address-code table is loaded; without it the
     address code is only checked for shape (six digits, a plausible province prefix).
     """
+    if looks_like_float(raw):
+        # Its last digits are gone; the expansion could even pass the check by chance and
+        # name someone else. Never accept it.
+        raise IdNumberError(ERR_FLOAT)
     text = normalise(raw)
     if not text:
         raise IdNumberError(ERR_EMPTY)

@@ -122,25 +122,29 @@ class TestNormalisation:
     def test_messy_spellings_normalise_to_the_number(self, messy):
         assert idnumber.parse(messy).number == self.NUMBER
 
-    def test_an_excel_float_fails_a_named_check(self):
-        # Excel keeps 15 significant digits: "5.30302197003121E+17" of 530302197003121233 has
-        # lost the last three; expanded it reads 530302197003121000 and its check fails.
+    @pytest.mark.parametrize("raw", ["5.30302197003121E+17", "5.30302E+17", 5.30302197003121e17, "5.30302197003121e+17"])
+    def test_an_excel_float_is_refused_by_name(self, raw):
+        # Excel keeps 15 significant digits: the last ones are gone, whatever they were.
         with pytest.raises(IdNumberError) as exc:
-            idnumber.parse("5.30302197003121E+17")
-        assert exc.value.code == idnumber.ERR_CHECK
-        assert "check character" in str(exc.value.message)
+            idnumber.parse(raw)
+        assert exc.value.code == idnumber.ERR_FLOAT
+        assert "spreadsheet" in str(exc.value.message)
 
-    def test_an_excel_float_value_fails_a_named_check(self):
-        # The same number read from a spreadsheet cell as a Python float.
+    def test_an_excel_float_is_refused_even_when_its_expansion_passes_the_check(self):
+        # Find a 15-significant-digit prefix whose zero-padded expansion happens to be valid:
+        # it names someone else, so it must never be accepted.
+        for day in range(1, 29):
+            digits = f"5303021970030{day:02d}" + "000"  # 15 significant digits, then Excel's zeros
+            if idnumber.check_character(digits[:17]) == digits[17] and idnumber.is_valid(digits):
+                break
+        else:
+            raise AssertionError("no such expansion found")
+        as_excel = f"{digits[0]}.{digits[1:15]}E+17"
+        assert idnumber.normalise(as_excel) == digits
+        assert idnumber.parse(digits).number == digits  # typed out, it would be someone's valid number
         with pytest.raises(IdNumberError) as exc:
-            idnumber.parse(5.30302197003121e17)
-        assert exc.value.code == idnumber.ERR_CHECK
-
-    def test_a_short_excel_float_fails_on_the_birth_date(self):
-        # "5.30302E+17" expands to 530302000000000000: day 0 of month 0.
-        with pytest.raises(IdNumberError) as exc:
-            idnumber.parse("5.30302E+17")
-        assert exc.value.code == idnumber.ERR_BIRTH_DATE
+            idnumber.parse(as_excel)
+        assert exc.value.code == idnumber.ERR_FLOAT
 
 
 class TestErrorCodes:
