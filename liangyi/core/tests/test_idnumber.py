@@ -122,7 +122,8 @@ class TestNormalisation:
     def test_messy_spellings_normalise_to_the_number(self, messy):
         assert idnumber.parse(messy).number == self.NUMBER
 
-    @pytest.mark.parametrize("raw", ["5.30302197003121E+17", "5.30302E+17", 5.30302197003121e17, "5.30302197003121e+17"])
+    @pytest.mark.parametrize("raw", ["5.30302197003121E+17", "5.30302E+17", 5.30302197003121e17,
+                                     "5.30302197003121e+17"])
     def test_an_excel_float_is_refused_by_name(self, raw):
         # Excel keeps 15 significant digits: the last ones are gone, whatever they were.
         with pytest.raises(IdNumberError) as exc:
