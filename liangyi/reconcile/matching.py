@@ -1,0 +1,532 @@
+"""Matching a police export against the registry, without ever guessing.
+
+The registry is read once per run into an in-memory ``Index`` (no ID number is decrypted: the
+index holds each person's keyed hash, masked number, name, birth date, gender, jurisdiction and
+status). ``compare`` is then pure over that index and the export's rows.
+
+How a row finds its person:
+
+1. Exact: the export's number, normalised (full-width digits, lowercase x, spaces, dashes), is a
+   valid 18-character number whose keyed hash is registered.
+2. Recovery, for a damaged number. Candidate corrections of the number are generated (the check
+   character recomputed; each single-digit substitution that satisfies the given check
+   character; each adjacent transposition that validates; a 15-digit legacy number upgraded) and
+   each is looked up by its keyed hash. An Excel float (``5.30302E+17``) has lost digits for
+   good: the candidates are the registered persons of the export's birth date and gender whose
+   number agrees with the float's digits. A recovery is accepted only when exactly one registered
+   person is found **and** the evidence corroborates it: the name equal (after traditional →
+   simplified conversion, or by toned pinyin), the export's birth date and gender (when given)
+   equal to the person's; for an Excel float the place of control must agree too, because the
+   number itself says little. Anything else is reported unmatched (``invalid_row`` for an
+   unreadable number, ``missing_in_registry`` for a valid one), the candidates listed in
+   ``detail`` for the officer to decide.
+
+Places of control: the police code (管辖地代码) is usually a township (9 digits) while the
+registry may place a person in a village (12 digits). The two agree when one code is a prefix of
+the other (the same place, or one inside the other); a blank police code is not compared.
+
+Statuses (INTERFACES.md): 拘留 / 逮捕 → ``suspended``; a registry person ``awaiting_report``
+agrees with either community status. The registry's own labels and codes are accepted too. A
+blank police status is not compared; an unknown one is reported as a status mismatch.
+
+Duplicates: the first row of a person is compared; each later row of the same person (or of the
+same valid unregistered number) is one ``duplicate_in_police`` finding and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from liangyi.core import idnumber
+from liangyi.people import services
+from liangyi.people.models import ACTIVE_STATUSES, STATUS_LABELS_ZH, Person, Status
+
+from .reading import PoliceRow
+
+MATCHED = "matched"
+MATCHED_CORRECTED_ID = "matched_corrected_id"
+STATUS_MISMATCH = "status_mismatch"
+JURISDICTION_MISMATCH = "jurisdiction_mismatch"
+NAME_MISMATCH = "name_mismatch"
+MISSING_IN_REGISTRY = "missing_in_registry"
+MISSING_IN_POLICE = "missing_in_police"
+DUPLICATE_IN_POLICE = "duplicate_in_police"
+INVALID_ROW = "invalid_row"
+CATEGORIES = (MATCHED, MATCHED_CORRECTED_ID, STATUS_MISMATCH, JURISDICTION_MISMATCH, NAME_MISMATCH,
+              MISSING_IN_REGISTRY, MISSING_IN_POLICE, DUPLICATE_IN_POLICE, INVALID_ROW)
+
+# 管控状态 -> registry status (INTERFACES.md)
+POLICE_STATUS = {
+    "强制隔离戒毒": Status.ISOLATION,
+    "社区戒毒": Status.COMMUNITY_DRUG_REHAB,
+    "社区康复": Status.COMMUNITY_REHAB,
+    "戒断三年未发现复吸": Status.ABSTINENT_3Y,
+    "拘留": Status.SUSPENDED,
+    "逮捕": Status.SUSPENDED,
+    "服刑": Status.IMPRISONED,
+    "死亡": Status.DECEASED,
+    "失控": Status.WHEREABOUTS_UNKNOWN,
+}
+COMMUNITY = (Status.COMMUNITY_DRUG_REHAB, Status.COMMUNITY_REHAB)
+GENDERS = {"男": "M", "女": "F", "M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
+MAX_CANDIDATES_SHOWN = 5
+_FLOAT_TEXT = re.compile(r"^(\d)(?:\.(\d+))?E\+?(\d+)$")
+_NAME_NOISE = re.compile(r"[\s·•．.]+")
+
+
+# --- the registry index ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    pk: str
+    id_hash: str
+    masked: str
+    name: str
+    birth_date: date
+    gender: str
+    jurisdiction: str
+    status: str
+
+
+@dataclass
+class Index:
+    by_hash: dict[str, Entry] = field(default_factory=dict)
+    by_birth_gender: dict[tuple[date, str], list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    by_name: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def build(cls, entries: Iterable[Entry]) -> Index:
+        index = cls()
+        for entry in entries:
+            index.by_hash[entry.id_hash] = entry
+            index.by_birth_gender[(entry.birth_date, entry.gender)].append(entry)
+            index.by_name[name_key(entry.name)].append(entry)
+        return index
+
+    @classmethod
+    def from_db(cls) -> Index:
+        """The whole registry, read once (values only: nothing is decrypted)."""
+        rows = Person.objects.order_by().values_list(
+            "pk", "id_number_hash", "id_number_masked", "name", "birth_date", "gender", "jurisdiction_id", "status")
+        return cls.build(Entry(str(pk), h, m, n, b, g, j, s) for pk, h, m, n, b, g, j, s in rows.iterator(5000))
+
+    def __len__(self) -> int:
+        return len(self.by_hash)
+
+
+# --- findings ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    category: str
+    police_row: int | None
+    id_number: str  # the registry's number where known (see ``registry_number_known``), else the export's
+    person_id: str = ""
+    field: str = ""
+    registry_value: str = ""
+    police_value: str = ""
+    detail: str = ""
+    # False when a person was found but the matcher does not hold their number (an Excel float
+    # recovery, missing_in_police): the caller fills it in from the registry.
+    registry_number_known: bool = True
+
+
+# --- names -------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Callable[[str], str]:
+    from opencc import OpenCC
+
+    return OpenCC("t2s").convert
+
+
+def name_key(name: str) -> str:
+    """NFKC, without spaces or middle dots (少数民族 names are written with and without them)."""
+    return _NAME_NOISE.sub("", unicodedata.normalize("NFKC", name or ""))
+
+
+@lru_cache(maxsize=65536)
+def simplified(name: str) -> str:
+    return _t2s()(name_key(name))
+
+
+@lru_cache(maxsize=65536)
+def _pinyin(name: str) -> tuple[str, ...]:
+    from pypinyin import Style, lazy_pinyin
+
+    return tuple(lazy_pinyin(simplified(name), style=Style.TONE3))
+
+
+def name_agreement(registry: str, police: str) -> str | None:
+    """'same', 'traditional' (equal after t2s), 'pinyin' (equal toned pinyin) or None."""
+    a, b = name_key(registry), name_key(police)
+    if not a or not b:
+        return None
+    if a == b:
+        return "same"
+    if simplified(a) == simplified(b):
+        return "traditional"
+    if _pinyin(a) == _pinyin(b):
+        return "pinyin"
+    return None
+
+
+# --- export values ------------------------------------------------------------------------------
+
+
+def police_gender(row: PoliceRow) -> str | None:
+    text = unicodedata.normalize("NFKC", row.get("gender")).strip().upper()
+    return GENDERS.get(text)
+
+
+def police_birth(row: PoliceRow) -> date | None:
+    text = unicodedata.normalize("NFKC", row.get("birth_date")).strip()
+    if not text:
+        return None
+    text = text.split(" ")[0].split("T")[0].replace("/", "-").replace(".", "-")
+    if re.fullmatch(r"\d{8}", text):
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        y, m, d = (int(p) for p in text.split("-"))
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def police_status(text: str) -> str | None:
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    if text in POLICE_STATUS:
+        return POLICE_STATUS[text]
+    for code, label in STATUS_LABELS_ZH.items():
+        if text in (label, code):
+            return str(code)
+    return None
+
+
+def status_agrees(registry: str, police: str) -> bool:
+    return registry == police or (registry == Status.AWAITING_REPORT and police in COMMUNITY)
+
+
+def place_agrees(registry: str, police: str) -> bool:
+    return registry.startswith(police) or police.startswith(registry)
+
+
+def _excel_float(raw: Any) -> tuple[int, int] | None:
+    """(value, unit) of an ID number Excel turned into a number, else None.
+
+    The true number N lies in [value - unit/2, value + unit): Excel rounds to the digits shown (or
+    to its 15 significant digits), some exports truncate.
+    """
+    if isinstance(raw, float):
+        value = int(round(raw))
+        digits = len(str(value))
+        return value, 10 ** max(digits - 15, 0)
+    text = unicodedata.normalize("NFKC", str(raw or "")).replace(" ", "").upper()
+    match = _FLOAT_TEXT.match(text)
+    if not match:
+        return None
+    lead, frac, exp = match.group(1), match.group(2) or "", int(match.group(3))
+    if exp < len(frac):
+        return None
+    return int(lead + frac) * 10 ** (exp - len(frac)), 10 ** (exp - len(frac))
+
+
+def registry_number_from_masked(entry: Entry) -> str | None:
+    """The full number rebuilt from the masked form (first 6, last 4) and the birth date, if it
+    hashes to the person's keyed hash; None otherwise. Used only for the few Excel-float candidates."""
+    if len(entry.masked) != 18:
+        return None
+    number = f"{entry.masked[:6]}{entry.birth_date:%Y%m%d}{entry.masked[-4:]}"
+    return number if services.id_hash(number) == entry.id_hash else None
+
+
+# --- candidate corrections ---------------------------------------------------------------------
+
+
+def corrections(text: str) -> list[tuple[str, str]]:
+    """Valid numbers one typo away from an 18-character damaged number, each with how it differs."""
+    return [(number, _how(*change)) for number, change in _corrections(text)]
+
+
+def _how(kind: str, *args: object) -> str:
+    if kind == "check":
+        return _("check character corrected (%(old)s → %(new)s)") % {"old": args[0], "new": args[1]}
+    if kind == "digit":
+        return _("digit %(pos)d corrected (%(old)s → %(new)s)") % {"pos": args[0], "old": args[1], "new": args[2]}
+    return _("digits %(a)d and %(b)d transposed") % {"a": args[0], "b": args[0] + 1}  # type: ignore[operator]
+
+
+def _corrections(text: str) -> list[tuple[str, tuple]]:
+    """As ``corrections``, the descriptions left unformatted (this runs for every damaged row)."""
+    if len(text) != 18 or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
+        return []
+    found: dict[str, tuple] = {}
+    first17, check = text[:17], text[17]
+    digits = [int(c) for c in first17]
+    total = sum(d * w for d, w in zip(digits, idnumber.WEIGHTS, strict=True))
+    expected = idnumber.CHECK_CHARS[total % 11]
+    if expected != check:
+        found.setdefault(first17 + expected, ("check", check, expected))
+    for i, (old, weight) in enumerate(zip(digits, idnumber.WEIGHTS, strict=True)):
+        base = total - old * weight
+        for new in range(10):
+            if new != old and idnumber.CHECK_CHARS[(base + new * weight) % 11] == check:
+                found.setdefault(first17[:i] + str(new) + first17[i + 1:] + check, ("digit", i + 1, str(old), str(new)))
+    for i in range(17):
+        if text[i] == text[i + 1]:
+            continue
+        swapped = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        if swapped[:17].isdigit() and idnumber.check_character(swapped[:17]) == swapped[17]:
+            found.setdefault(swapped, ("swap", i + 1))
+    found.pop(text, None)
+    return sorted((number, change) for number, change in found.items() if idnumber.is_valid(number))
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+def _describe(entries: Iterable[Entry]) -> str:
+    ordered = sorted(set(entries), key=lambda e: (e.name, e.masked, e.pk))
+    shown = [f"{e.name} {e.masked} {e.birth_date.isoformat()} {e.jurisdiction} [{e.pk}]"
+             for e in ordered[:MAX_CANDIDATES_SHOWN]]
+    more = len(ordered) - len(shown)
+    if more > 0:
+        shown.append(_("and %(n)d more") % {"n": more})
+    return "; ".join(shown)
+
+
+def _with_candidates(reason: str, entries: Iterable[Entry]) -> str:
+    listed = _describe(entries)
+    if not listed:
+        return reason + " " + _("No registered person fits the row's name and birth date.")
+    return reason + " " + _("Candidates for the officer to check: %(list)s.") % {"list": listed}
+
+
+def _corroboration_problem(entry: Entry, row: PoliceRow) -> str | None:
+    """Why the row's evidence does not confirm the person (None: it does)."""
+    if not name_key(row.get("name")):
+        return _("the row has no name to confirm it")
+    if name_agreement(entry.name, row.get("name")) is None:
+        return _("the names differ (%(registry)s / %(police)s)") % {"registry": entry.name, "police": row.get("name")}
+    birth = police_birth(row)
+    if birth is not None and birth != entry.birth_date:
+        return _("the birth dates differ (%(registry)s / %(police)s)") % {
+            "registry": entry.birth_date.isoformat(), "police": birth.isoformat()}
+    gender = police_gender(row)
+    if gender is not None and gender != entry.gender:
+        return _("the genders differ")
+    return None
+
+
+def _name_candidates(index: Index, row: PoliceRow, number: str | None = None) -> list[Entry]:
+    """Registered persons an officer might mean: same birth date and gender with an agreeing name,
+    or the same name (and birth date if given)."""
+    birth, gender = police_birth(row), police_gender(row)
+    if number is not None and birth is None:
+        try:
+            parsed = idnumber.IdNumber(number)
+            birth, gender = parsed.birth_date, gender or parsed.gender
+        except (ValueError, IndexError):
+            pass
+    name = row.get("name")
+    found: set[Entry] = set()
+    if birth is not None:
+        for g in ([gender] if gender else ["M", "F"]):
+            found.update(e for e in index.by_birth_gender.get((birth, g), ())
+                         if name_agreement(e.name, name) is not None)
+    if name_key(name):
+        for key in {name_key(name), simplified(name)}:
+            found.update(e for e in index.by_name.get(key, ()) if birth is None or e.birth_date == birth)
+    return list(found)
+
+
+@dataclass
+class _Resolution:
+    entry: Entry | None = None
+    number: str = ""  # the registry number when known
+    how: str = ""  # for a recovery
+    unmatched: Finding | None = None
+    key: str = ""  # duplicate key: person pk, or a valid unregistered number
+
+
+def _resolve(index: Index, row: PoliceRow) -> _Resolution:
+    raw = row.values.get("id_number", "")
+    raw_text = row.get("id_number")
+    text = idnumber.normalise(raw)
+
+    def unmatched(category: str, detail: str, key: str = "") -> _Resolution:
+        return _Resolution(unmatched=Finding(category, row.row, raw_text, police_value=row.get("name"),
+                                             detail=detail), key=key)
+
+    float_value = _excel_float(raw)
+    if float_value is not None:
+        return _resolve_float(index, row, float_value, unmatched)
+    if not text and not name_key(row.get("name")):
+        return unmatched(INVALID_ROW, _("The row has neither an ID number nor a name."))
+    try:
+        parsed = idnumber.parse(text)
+    except idnumber.IdNumberError as exc:
+        parsed, error = None, exc
+    if parsed is not None and not parsed.converted_from_legacy:
+        entry = index.by_hash.get(services.id_hash(parsed.number))
+        if entry is not None:
+            return _Resolution(entry=entry, number=parsed.number, key=entry.pk)
+        return unmatched(MISSING_IN_REGISTRY, _with_candidates(
+            _("No registered person has this ID number."), _name_candidates(index, row, parsed.number)),
+            key=parsed.number)
+    if parsed is not None:  # a 15-digit legacy number
+        entry = index.by_hash.get(services.id_hash(parsed.number))
+        how = _("15-digit number upgraded to %(number)s") % {"number": parsed.number}
+        if entry is None:
+            return unmatched(MISSING_IN_REGISTRY, _with_candidates(
+                _("No registered person has this number (%(how)s).") % {"how": how},
+                _name_candidates(index, row, parsed.number)), key=parsed.number)
+        problem = _corroboration_problem(entry, row)
+        if problem:
+            return unmatched(MISSING_IN_REGISTRY, _with_candidates(
+                _("The upgraded 15-digit number is registered, but %(problem)s; not matched.") % {"problem": problem},
+                [entry]), key=parsed.number)
+        return _Resolution(entry=entry, number=parsed.number, how=how, key=entry.pk)
+
+    # A damaged number: try every one-typo correction, look each up by its keyed hash.
+    reason = _("The ID number cannot be read: %(why)s") % {"why": error.message}
+    options = _corrections(text)
+    hits: dict[str, tuple[Entry, str, str]] = {}
+    for number, change in options:
+        entry = index.by_hash.get(services.id_hash(number))
+        if entry is not None and entry.pk not in hits:
+            hits[entry.pk] = (entry, number, _how(*change))
+    if not hits:
+        return unmatched(INVALID_ROW, _with_candidates(
+            f"{reason} {_('No registered number is one typo away.')}" if options else reason,
+            _name_candidates(index, row)))
+    if len(hits) > 1:
+        return unmatched(INVALID_ROW, _with_candidates(
+            reason + " " + _("%(n)d registered numbers are one typo away, so it is ambiguous; not matched.")
+            % {"n": len(hits)}, [h[0] for h in hits.values()]))
+    entry, number, how = next(iter(hits.values()))
+    problem = _corroboration_problem(entry, row)
+    if problem:
+        return unmatched(INVALID_ROW, _with_candidates(
+            reason + " " + _("One registered number is one typo away (%(how)s), but %(problem)s; not matched.")
+            % {"how": how, "problem": problem}, [entry]))
+    return _Resolution(entry=entry, number=number, how=how, key=entry.pk)
+
+
+def _resolve_float(index: Index, row: PoliceRow, float_value: tuple[int, int],
+                   unmatched: Callable[..., _Resolution]) -> _Resolution:
+    value, unit = float_value
+    reason = _("The ID number was turned into a number by a spreadsheet (%(raw)s) and has lost its last digits.") % {
+        "raw": row.get("id_number")}
+    birth, gender, name = police_birth(row), police_gender(row), row.get("name")
+    if birth is None or gender is None or not name_key(name):
+        return unmatched(INVALID_ROW, _with_candidates(
+            reason + " " + _("Without a name, birth date and gender in the row it cannot be matched."),
+            _name_candidates(index, row)))
+    pool = []
+    for entry in index.by_birth_gender.get((birth, gender), ()):
+        if name_agreement(entry.name, name) is None:
+            continue
+        number = registry_number_from_masked(entry)
+        if number is not None and number.isdigit() and value - unit // 2 <= int(number) < value + unit:
+            pool.append((entry, number))
+    if not pool:
+        return unmatched(INVALID_ROW, _with_candidates(
+            reason + " " + _("No registered person with this name, birth date and gender has a number "
+                             "beginning so."), _name_candidates(index, row)))
+    if len(pool) > 1:
+        return unmatched(INVALID_ROW, _with_candidates(
+            reason + " " + _("%(n)d registered persons fit; not matched.") % {"n": len(pool)}, [p[0] for p in pool]))
+    entry, number = pool[0]
+    place = row.get("jurisdiction").strip()
+    if not place or not place_agrees(entry.jurisdiction, place):
+        return unmatched(INVALID_ROW, _with_candidates(
+            reason + " " + _("One registered person fits, but the place of control does not confirm it "
+                             "(%(registry)s / %(police)s); not matched.")
+            % {"registry": entry.jurisdiction, "police": place or "—"}, [entry]))
+    how = _("Excel number %(raw)s; found by name, birth date, gender and place of control") % {
+        "raw": row.get("id_number")}
+    return _Resolution(entry=entry, number=number, how=how, key=entry.pk)
+
+
+def _compare_found(row: PoliceRow, res: _Resolution) -> list[Finding]:
+    entry = res.entry
+    assert entry is not None
+
+    def finding(category: str, **kw: Any) -> Finding:
+        return Finding(category, row.row, res.number, person_id=entry.pk, **kw)
+
+    out = []
+    if res.how:
+        out.append(finding(MATCHED_CORRECTED_ID, field="id_number", registry_value=res.number,
+                           police_value=row.get("id_number"), detail=res.how))
+    agreement = name_agreement(entry.name, row.get("name")) if name_key(row.get("name")) else "same"
+    if agreement in (None, "pinyin"):
+        out.append(finding(NAME_MISMATCH, field="name", registry_value=entry.name, police_value=row.get("name"),
+                           detail=_("The names sound alike but are written differently.") if agreement
+                           else _("Same person by ID number, different name.")))
+    police_text = row.get("status").strip()
+    if police_text:
+        mapped = police_status(police_text)
+        if mapped is None:
+            out.append(finding(STATUS_MISMATCH, field="status", registry_value=entry.status, police_value=police_text,
+                               detail=_("The police status %(s)s is not one this comparison knows.")
+                               % {"s": police_text}))
+        elif not status_agrees(entry.status, mapped):
+            out.append(finding(STATUS_MISMATCH, field="status", registry_value=entry.status, police_value=police_text,
+                               detail=_("Registry: %(registry)s; police: %(police)s (%(code)s).") % {
+                                   "registry": STATUS_LABELS_ZH.get(entry.status, entry.status),
+                                   "police": police_text, "code": mapped}))
+    place = row.get("jurisdiction").strip()
+    if place and not place_agrees(entry.jurisdiction, place):
+        out.append(finding(JURISDICTION_MISMATCH, field="jurisdiction", registry_value=entry.jurisdiction,
+                           police_value=place, detail=_("The places of control differ.")))
+    if not out:
+        out.append(finding(MATCHED))
+    return out
+
+
+def compare(index: Index, rows: Iterable[PoliceRow], *, scope: str = "") -> list[Finding]:
+    """Every finding of the export against the registry (unordered; the report sorts them).
+
+    ``scope`` (a jurisdiction code) limits ``missing_in_police`` to the registry persons inside it,
+    for an export that covers one county, say.
+    """
+    findings: list[Finding] = []
+    first_row: dict[str, int] = {}
+    for row in rows:
+        res = _resolve(index, row)
+        if res.key and res.key in first_row:
+            findings.append(Finding(DUPLICATE_IN_POLICE, row.row, res.number or row.get("id_number"),
+                                    person_id=res.entry.pk if res.entry else "", police_value=row.get("name"),
+                                    detail=_("The same person as in row %(row)d.") % {"row": first_row[res.key]}))
+            continue
+        if res.key:
+            first_row[res.key] = row.row
+        if res.unmatched is not None:
+            findings.append(res.unmatched)
+        else:
+            findings.extend(_compare_found(row, res))
+    found = set(first_row)
+    active = {str(s) for s in ACTIVE_STATUSES}
+    for entry in index.by_hash.values():
+        if entry.status in active and entry.pk not in found and entry.jurisdiction.startswith(scope):
+            number = registry_number_from_masked(entry)
+            findings.append(Finding(MISSING_IN_POLICE, None, number or "", person_id=entry.pk, field="status",
+                                    registry_value=entry.status, registry_number_known=number is not None,
+                                    detail=_("%(name)s, %(status)s in %(place)s: not in the police export.") % {
+                                        "name": entry.name, "status": STATUS_LABELS_ZH.get(entry.status, entry.status),
+                                        "place": entry.jurisdiction}))
+    return findings
