@@ -1,0 +1,253 @@
+"""The obligations engine: generators plan, ``sync`` applies only the difference.
+
+Each chain registers a generator under a source key in its ``apps.ready``::
+
+    engine.register("supervision.drug_tests", schedules.drug_tests)
+
+A generator takes (person, rule set, horizon) and returns the ``Planned`` obligations that should
+exist, due on or before the horizon, each with a key that stays the same across re-runs.
+``sync`` compares the plan with the table, per source: it creates what is missing, moves open
+obligations whose plan changed, deletes open ones no longer planned, and never touches a
+fulfilled or waived one. Obligations due after the horizon are out of view and left alone until
+a later run's horizon reaches them, so horizons should only grow (the daily run uses today + a
+fixed span).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from liangyi.core import audit
+from liangyi.core import rules as core_rules
+from liangyi.core.errors import DomainError
+from liangyi.core.models import Jurisdiction, User
+from liangyi.core.rules import RuleSet
+from liangyi.obligations.models import Kind, Obligation
+from liangyi.people.models import Person
+from liangyi.people.services import timeline_add
+
+# How far ahead a sync plans when the caller names no horizon. A technical span, not a rule:
+# it only bounds how many future rows exist at a time.
+DEFAULT_HORIZON_DAYS = 400
+
+# The field group a reader needs to see an obligation's timeline event (core/access_matrix.toml).
+TIMELINE_GROUP = {Kind.DRUG_TEST: "drug_history"}
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One obligation a generator says should exist. ``office``: a Jurisdiction or its code;
+    ``worker``: a User, its pk, or None."""
+
+    kind: str
+    key: str
+    due_on: date
+    window_start: date | None = None
+    window_end: date | None = None
+    office: Jurisdiction | str | None = None
+    worker: User | int | None = None
+
+    @property
+    def office_id(self) -> str | None:
+        return self.office.pk if isinstance(self.office, Jurisdiction) else self.office
+
+    @property
+    def worker_id(self) -> int | None:
+        return self.worker.pk if isinstance(self.worker, User) else self.worker
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    created: int = 0
+    rescheduled: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: SyncResult) -> SyncResult:
+        return SyncResult(self.created + other.created, self.rescheduled + other.rescheduled,
+                          self.removed + other.removed, self.unchanged + other.unchanged)
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.rescheduled + self.removed
+
+
+Generator = Callable[[Person, RuleSet, date], list[Planned]]
+_generators: dict[str, Generator] = {}
+
+# The fields a plan decides; an open obligation whose values differ is rescheduled.
+PLANNED_FIELDS = ("kind", "due_on", "window_start", "window_end", "office_id", "worker_id", "ruleset_version")
+
+
+def register(source: str, fn: Generator) -> None:
+    """Register the generator of ``source`` (idempotent for the same function)."""
+    if _generators.get(source, fn) is not fn:
+        raise ValueError(f"obligation source {source!r} is already registered")
+    _generators[source] = fn
+
+
+def sources() -> list[str]:
+    return sorted(_generators)
+
+
+def _validate(source: str, plan: Iterable[Planned]) -> dict[str, Planned]:
+    by_key: dict[str, Planned] = {}
+    for item in plan:
+        if item.kind not in Kind.values:
+            raise ValueError(f"{source}: unknown obligation kind {item.kind!r}")
+        if item.key in by_key:
+            raise ValueError(f"{source}: key {item.key!r} planned twice")
+        if not item.office_id:
+            raise ValueError(f"{source}: {item.key!r} has no responsible office")
+        if item.window_start and item.window_start > item.due_on:
+            raise ValueError(f"{source}: {item.key!r} opens after it is due")
+        by_key[item.key] = item
+    return by_key
+
+
+def _values(item: Planned, version: str) -> dict[str, Any]:
+    return {"kind": item.kind, "due_on": item.due_on, "window_start": item.window_start,
+            "window_end": item.window_end, "office_id": item.office_id, "worker_id": item.worker_id,
+            "ruleset_version": version}
+
+
+def _sync_source(person: Person, source: str, plan: dict[str, Planned], horizon: date, version: str) -> SyncResult:
+    existing = {o.key: o for o in Obligation.objects.filter(person=person, source=source)}
+    to_create, to_update, to_delete = [], [], []
+    unchanged = 0
+    for key, item in plan.items():
+        current = existing.get(key)
+        if current is None:
+            to_create.append(Obligation(person=person, source=source, key=key, **_values(item, version)))
+        elif not current.is_open:
+            continue  # fulfilled or waived: history, never moved
+        else:
+            values = _values(item, version)
+            if all(getattr(current, f) == v for f, v in values.items()):
+                unchanged += 1
+            else:
+                for field, value in values.items():
+                    setattr(current, field, value)
+                to_update.append(current)
+    for key, current in existing.items():
+        if key not in plan and current.is_open and current.due_on <= horizon:
+            to_delete.append(current.pk)
+    if to_create:
+        Obligation.objects.bulk_create(to_create)
+    if to_update:
+        now = timezone.now()
+        for obligation in to_update:
+            obligation.updated_at = now
+        Obligation.objects.bulk_update(to_update, [*PLANNED_FIELDS, "updated_at"])
+    if to_delete:
+        Obligation.objects.filter(pk__in=to_delete, done_at=None).delete()
+    return SyncResult(len(to_create), len(to_update), len(to_delete), unchanged)
+
+
+@transaction.atomic
+def sync(
+    person: Person, *, ruleset: RuleSet | None = None, horizon: date | None = None, actor: User | None = None,
+    only: Iterable[str] | None = None,
+) -> SyncResult:
+    """Bring the person's open obligations in line with every generator's plan (or ``only`` some)."""
+    ruleset = ruleset or core_rules.current()
+    horizon = horizon or timezone.localdate() + timedelta(days=DEFAULT_HORIZON_DAYS)
+    # One sync per person at a time (a no-op on SQLite, which serialises writers anyway).
+    Person.objects.select_for_update().filter(pk=person.pk).values_list("pk", flat=True).first()
+    result = SyncResult()
+    per_source: dict[str, list[int]] = {}
+    for source in (sorted(only) if only is not None else sources()):
+        try:
+            generate = _generators[source]
+        except KeyError:
+            raise ValueError(f"no obligation generator registered for {source!r}") from None
+        outcome = _sync_source(person, source, _validate(source, generate(person, ruleset, horizon)), horizon,
+                               ruleset.version)
+        if outcome.changed:
+            per_source[source] = [outcome.created, outcome.rescheduled, outcome.removed]
+        result += outcome
+    if result.changed:
+        # A no-op re-run writes nothing, not even an audit entry.
+        audit.record(actor, "obligations.synced", person, ruleset=ruleset.name, ruleset_version=ruleset.version,
+                     horizon=horizon, changes=per_source)
+    return result
+
+
+def _check_open(obligation: Obligation) -> None:
+    if not obligation.is_open:
+        raise DomainError(_("This obligation is already closed. Reload the page to see its current state."))
+
+
+@transaction.atomic
+def fulfil(obligation: Obligation, *, by: Any = None, on: date, actor: User | None) -> Obligation:
+    """Record that ``by`` (the test, visit or report) met the obligation on ``on``."""
+    obligation = Obligation.objects.select_for_update().select_related("person").get(pk=obligation.pk)
+    _check_open(obligation)
+    if on > timezone.localdate():
+        raise DomainError(errors={"on": [_("The date lies in the future. Enter the day it was done.")]})
+    obligation.done_at = timezone.now()
+    obligation.done_on = on
+    obligation.done_by = actor if actor and actor.pk else None
+    obligation.fulfilled_by_type = by._meta.label_lower if by is not None else ""
+    obligation.fulfilled_by_id = str(by.pk) if by is not None else ""
+    obligation.save(update_fields=["done_at", "done_on", "done_by", "fulfilled_by_type", "fulfilled_by_id",
+                                   "updated_at"])
+    audit.record(actor, "obligation.fulfilled", obligation, person_id=obligation.person_id, kind=obligation.kind,
+                 due_on=obligation.due_on, done_on=on,
+                 by=f"{obligation.fulfilled_by_type}:{obligation.fulfilled_by_id}")
+    timeline_add(person=obligation.person, kind="obligation.fulfilled", actor=actor, ref=obligation,
+                 group=TIMELINE_GROUP.get(obligation.kind, ""),
+                 summary=_("%(kind)s due %(due)s done on %(on)s") % {
+                     "kind": obligation.get_kind_display(), "due": f"{obligation.due_on:%Y-%m-%d}",
+                     "on": f"{on:%Y-%m-%d}"})
+    return obligation
+
+
+@transaction.atomic
+def waive(obligation: Obligation, *, reason: str, actor: User) -> Obligation:
+    """Close an obligation without fulfilling it; the reason is required and kept."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(errors={"reason": [_("Say why this obligation is waived.")]})
+    obligation = Obligation.objects.select_for_update().select_related("person").get(pk=obligation.pk)
+    _check_open(obligation)
+    obligation.done_at = timezone.now()
+    obligation.waived_reason = reason[:300]
+    obligation.waived_by = actor if actor and actor.pk else None
+    obligation.save(update_fields=["done_at", "waived_reason", "waived_by", "updated_at"])
+    audit.record(actor, "obligation.waived", obligation, person_id=obligation.person_id, kind=obligation.kind,
+                 due_on=obligation.due_on, reason=obligation.waived_reason)
+    timeline_add(person=obligation.person, kind="obligation.waived", actor=actor, ref=obligation,
+                 group=TIMELINE_GROUP.get(obligation.kind, ""),
+                 summary=_("%(kind)s due %(due)s waived: %(reason)s") % {
+                     "kind": obligation.get_kind_display(), "due": f"{obligation.due_on:%Y-%m-%d}",
+                     "reason": obligation.waived_reason})
+    return obligation
+
+
+def matching(person: Person, kind: str, on: date) -> Obligation | None:
+    """The open obligation a record of ``kind`` made on ``on`` meets: the one whose window holds
+    ``on`` (the earliest due, if several), else the earliest overdue one."""
+    open_ = Obligation.objects.filter(person=person, kind=kind, done_at=None)
+    in_window = open_.filter(
+        Q(window_start__lte=on) | Q(window_start=None, due_on__lte=on),
+        Q(window_end__gte=on) | Q(window_end=None, due_on__gte=on),
+    ).order_by("due_on", "id").first()
+    return in_window or open_.filter(due_on__lt=on).order_by("due_on", "id").first()
+
+
+@transaction.atomic
+def fulfil_matching(person: Person, kind: str, on: date, by: Any, actor: User | None) -> Obligation | None:
+    """Fulfil the obligation a new record meets; None when it meets none (a random test, say)."""
+    obligation = matching(person, kind, on)
+    if obligation is None:
+        return None
+    return fulfil(obligation, by=by, on=on, actor=actor)

@@ -1,0 +1,94 @@
+"""One table for everything due by a date, for every chain.
+
+Only the closing facts are stored (``done_at`` with the fulfilment or the waiver). Whether an open
+obligation is upcoming, due or overdue is derived from its dates at read time
+(``selectors.state_of`` / ``selectors.with_state``), so no nightly job has to update any row.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from liangyi.core.models import Jurisdiction, User
+from liangyi.people.models import Person
+
+
+class Kind(models.TextChoices):
+    REPORT = "report", _("Report after release")
+    DRUG_TEST = "drug_test", _("Drug test")
+    CHECK_IN = "check_in", _("Face-to-face check")
+    HOME_VISIT = "home_visit", _("Home visit")
+    REASSESSMENT = "reassessment", _("Reassessment")
+    PLAN_REVIEW = "plan_review", _("Plan review")
+    INSURANCE_RENEWAL = "insurance_renewal", _("Insurance renewal")
+
+
+class State(models.TextChoices):
+    UPCOMING = "upcoming", _("Upcoming")
+    DUE = "due", _("Due")
+    OVERDUE = "overdue", _("Overdue")
+    DONE = "done", _("Done")
+    WAIVED = "waived", _("Waived")
+
+
+class Obligation(models.Model):
+    """Something a person (and the office responsible for them) must do by a date."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="obligations")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    due_on = models.DateField(_("due on"))
+    # The period in which doing it counts (a test "this month"); empty = only the due date.
+    window_start = models.DateField(_("from"), null=True, blank=True)
+    window_end = models.DateField(_("until"), null=True, blank=True)
+    office = models.ForeignKey(
+        Jurisdiction, verbose_name=_("responsible office"), on_delete=models.PROTECT, related_name="+"
+    )
+    worker = models.ForeignKey(
+        User, verbose_name=_("responsible worker"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who made it: the generator key ("supervision.drug_tests"), a natural key stable across
+    # re-runs within that generator, and the rule-set version that planned its current dates.
+    source = models.CharField(max_length=60)
+    key = models.CharField(max_length=100)
+    ruleset_version = models.CharField(max_length=40)
+    # Closing facts. done_at is set when the obligation is closed, fulfilled or waived alike, so
+    # "open" is simply done_at IS NULL (the partial index below relies on it).
+    done_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    done_on = models.DateField(_("done on"), null=True, blank=True)
+    done_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fulfilled_by_type = models.CharField(max_length=60, blank=True)
+    fulfilled_by_id = models.CharField(max_length=64, blank=True)
+    waived_reason = models.CharField(_("reason for waiving"), max_length=300, blank=True)
+    waived_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        verbose_name = _("obligation")
+        verbose_name_plural = _("obligations")
+        constraints = [
+            models.UniqueConstraint(fields=["person", "source", "key"], name="obligation_unique_key"),
+            models.CheckConstraint(
+                condition=models.Q(window_start__isnull=True) | models.Q(window_start__lte=models.F("due_on")),
+                name="obligation_window_starts_before_due",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["office", "due_on"], name="obligation_office_open",
+                         condition=models.Q(done_at__isnull=True)),
+            models.Index(fields=["worker", "due_on"], name="obligation_worker_due"),
+            models.Index(fields=["person", "kind", "due_on"], name="obligation_person_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.due_on:%Y-%m-%d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.done_at is None
+
+    @property
+    def is_waived(self) -> bool:
+        return self.done_at is not None and bool(self.waived_reason)

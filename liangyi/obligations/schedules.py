@@ -1,0 +1,151 @@
+"""Drug-test schedules computed from the rule set, and the generator that plans them.
+
+The term is counted in *term time*: months from the day of reporting, with every suspension
+(中止, Reg 24) cut out. Year k of the term is split into periods of that year's interval
+(``test_interval_months_year1..3``; later years keep the year-3 interval), a period never
+crossing a year boundary or the term's end. One test is due per period, by the period's last
+day; its window is the period itself. The day of reporting is not counted (Civil Code 201), so
+the first window opens the next day. A suspension shifts the rest of the schedule and the end of
+the term by its length; a transfer changes the office, never the dates.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from liangyi.core.rules import RuleSet, RuleSetError
+
+if TYPE_CHECKING:
+    from liangyi.obligations.engine import Planned
+    from liangyi.people.models import Person
+
+SOURCE_DRUG_TESTS = "supervision.drug_tests"
+ONE_DAY = timedelta(days=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months, clamped to the end of a shorter month."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def interval_months(ruleset: RuleSet) -> tuple[int, int, int]:
+    values = tuple(int(ruleset.value(f"test_interval_months_year{year}")) for year in (1, 2, 3))
+    if any(v < 1 for v in values):
+        raise RuleSetError(f"rule set {ruleset.name!r}: test intervals must be at least one month, not {values}")
+    return values  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Period:
+    """One test period: ``offset`` months into the term (unsuspended), and its real dates."""
+
+    offset: int
+    window_start: date
+    due_on: date
+
+
+def _unsuspended_periods(term_start: date, term_end: date, intervals: Sequence[int]) -> list[tuple[int, date, date]]:
+    periods: list[tuple[int, date, date]] = []
+    offset, opens = 0, term_start + ONE_DAY
+    while opens <= term_end:
+        year = offset // 12  # 0-based year of the term this period starts in
+        interval = intervals[min(year, len(intervals) - 1)]
+        offset = min(offset + interval, (year + 1) * 12)
+        due = min(add_months(term_start, offset), term_end)
+        periods.append((offset, opens, due))
+        opens = due + ONE_DAY
+    return periods
+
+
+def _normalised(suspended: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
+    spans = sorted((s, e) for s, e in suspended if e > s)
+    merged: list[tuple[date, date]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _shift(day: date, suspended: list[tuple[date, date]]) -> date:
+    """Map a day of unsuspended term time to the calendar: each suspension before it pushes it on.
+
+    A suspension (start, end) covers start <= d < end: the person is released on ``end`` and the
+    term resumes that day.
+    """
+    for start, end in suspended:
+        if day >= start:
+            day += end - start
+    return day
+
+
+def drug_test_periods(
+    term_start: date, term_end: date, ruleset: RuleSet, suspended: Iterable[tuple[date, date]] = ()
+) -> list[Period]:
+    spans = _normalised(suspended)
+    return [
+        Period(offset, _shift(opens, spans), _shift(due, spans))
+        for offset, opens, due in _unsuspended_periods(term_start, term_end, interval_months(ruleset))
+    ]
+
+
+def drug_test_dates(
+    term_start: date, term_end: date, ruleset: RuleSet, suspended: Iterable[tuple[date, date]] = ()
+) -> list[date]:
+    """The due dates of a community term's drug tests (see the module docstring)."""
+    return [p.due_on for p in drug_test_periods(term_start, term_end, ruleset, suspended)]
+
+
+# The generator -----------------------------------------------------------------------------
+
+def township_code(code: str) -> str:
+    """The township a jurisdiction code lies in (a village's first 9 digits), or the code itself."""
+    return code[:9] if len(code) > 9 else code
+
+
+def community_term(person: Person, ruleset: RuleSet) -> tuple[date, date] | None:
+    """The person's current community term, from their newest measure of the kind of their status.
+
+    Interim source until the supervision chain keeps community orders (and their suspensions).
+    """
+    from liangyi.people.models import MeasureKind, Status
+
+    term_rule = {
+        Status.COMMUNITY_DRUG_REHAB: (MeasureKind.COMMUNITY_DRUG_REHAB, "community_drug_rehab_term_years"),
+        Status.COMMUNITY_REHAB: (MeasureKind.COMMUNITY_REHAB, "community_rehab_max_term_years"),
+    }.get(person.status)
+    if term_rule is None:
+        return None
+    kind, years_rule = term_rule
+    measure = person.measures.filter(kind=kind).order_by("-start_on", "-id").first()
+    if measure is None:
+        return None
+    end = measure.end_on or add_months(measure.start_on, 12 * int(ruleset.value(years_rule)))
+    return measure.start_on, end
+
+
+def drug_tests(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]:
+    """Generator "supervision.drug_tests": one test per period of the community term."""
+    from liangyi.obligations.engine import Planned
+    from liangyi.obligations.models import Kind
+
+    term = community_term(person, ruleset)
+    if term is None:
+        return []
+    start, end = term
+    office = township_code(person.jurisdiction_id)
+    return [
+        Planned(
+            kind=Kind.DRUG_TEST, key=f"drug_test:{start:%Y-%m-%d}:m{p.offset:02d}", due_on=p.due_on,
+            window_start=p.window_start, window_end=p.due_on, office=office, worker=person.responsible_worker_id,
+        )
+        for p in drug_test_periods(start, end, ruleset)
+        if p.due_on <= horizon
+    ]
