@@ -44,6 +44,7 @@ CONFLICT = OpenApiResponse(description=gettext_lazy(
 
 MASKS: dict[str, Callable[[Person], str]] = {
     "id_number": lambda p: p.id_number_masked,
+    "birth_date": lambda p: p.masked_birth_date,
     "phone": lambda p: p.masked_phone,
     "household_address": lambda p: mask_address(p.household_address),
     "residence_address": lambda p: mask_address(p.residence_address),
@@ -99,7 +100,9 @@ class PersonSerializer(serializers.Serializer):
     # identity
     id_number = MaskedField(help_text=gettext_lazy("Masked (530302********123X) unless revealed."))
     gender = serializers.ChoiceField(choices=Gender.choices, required=False, help_text=group_help("identity"))
-    birth_date = serializers.DateField(required=False, help_text=group_help("identity"))
+    birth_date = MaskedField(help_text=gettext_lazy(
+        "Masked to the year (1980-**-**) unless revealed: with the masked ID number the full date would give "
+        "the whole number away."))
     ethnicity = serializers.CharField(required=False, help_text=group_help("identity"))
     aliases = serializers.ListField(child=serializers.CharField(), required=False, help_text=group_help("identity"))
     education = serializers.CharField(required=False, help_text=group_help("identity"))

@@ -28,7 +28,7 @@ FIELD_GROUP = {
 }
 
 # Revealing the full value of a masked field needs its group and the "reveal" action.
-REVEALABLE = {"id_number": "identity", "phone": "contact", "household_address": "contact",
+REVEALABLE = {"id_number": "identity", "birth_date": "identity", "phone": "contact", "household_address": "contact",
               "residence_address": "contact"}
 
 ALWAYS_VISIBLE = ("name", "status", "household_jurisdiction", "residence_jurisdiction", "jurisdiction",

@@ -157,6 +157,8 @@ class PersonForm(RecordForm):
             return person.id_number_masked
         if field == "phone":
             return person.masked_phone
+        if field == "birth_date":
+            return person.masked_birth_date
         return mask_address(getattr(person, field))
 
     @staticmethod
@@ -167,7 +169,6 @@ class PersonForm(RecordForm):
             "status": person.status,
             "responsible_worker": person.responsible_worker.username if person.responsible_worker else "",
             "gender": person.gender,
-            "birth_date": person.birth_date.isoformat() if person.birth_date else "",
             "ethnicity": person.ethnicity,
             "aliases": "、".join(person.aliases or []),
             "education": person.education,

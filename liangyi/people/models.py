@@ -148,6 +148,12 @@ class Person(models.Model):
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
 
+    @property
+    def masked_birth_date(self) -> str:
+        """The year only: with the masked ID number (which keeps digits 1-6 and 15-18) the full
+        date would give away the whole number (digits 7-14) without an audited reveal."""
+        return f"{self.birth_date:%Y}-**-**" if self.birth_date else ""
+
 
 def mask_phone(phone: str) -> str:
     if not phone:

@@ -395,4 +395,5 @@ def reveal(*, actor: User, person: Person, field: str, request: HttpRequest | No
         audit.record(actor, "person.reveal", person, request=request, outcome="denied", field=field)
         raise DomainError(_("Your role may not see this field in full."))
     audit.record(actor, "person.reveal", person, request=request, field=field)
-    return getattr(person, field) or ""
+    value = getattr(person, field)
+    return value.isoformat() if isinstance(value, date) else (value or "")

@@ -49,7 +49,7 @@ def _file_context(request: HttpRequest, person: Person) -> dict[str, Any]:
     twin_id = person.possible_duplicate_of_id
     masked = {}
     if sees["identity"]:
-        masked["id_number"] = person.id_number_masked
+        masked.update(id_number=person.id_number_masked, birth_date=person.masked_birth_date)
     if sees["contact"]:
         masked.update(phone=person.masked_phone, household_address=mask_address(person.household_address),
                       residence_address=mask_address(person.residence_address))

@@ -497,3 +497,22 @@ class TestPlanAdd:
         assert response.status_code == 200
         assert 'value="2026-11-28"' in html(response)
         assert not Plan.objects.exists()
+
+
+class TestBirthDateMasking:
+    """Digits 7-14 of the ID number are the birth date: the file must not show both in full."""
+
+    def test_the_file_shows_the_birth_year_only_until_revealed(self, personas, person, client_as):
+        html = client_as(personas["worker"]).get(reverse("people:detail", args=[person.pk])).content.decode()
+        assert person.birth_date.isoformat() not in html
+        assert f"{person.birth_date:%Y}-**-**" in html
+
+    def test_the_edit_form_does_not_prefill_it(self, personas, person, client_as):
+        html = client_as(personas["worker"]).get(reverse("people:edit", args=[person.pk])).content.decode()
+        assert person.birth_date.isoformat() not in html
+
+    def test_revealing_it_is_audited(self, personas, person, client_as):
+        response = client_as(personas["worker"]).post(reverse("people:reveal", args=[person.pk, "birth_date"]))
+        assert person.birth_date.isoformat() in response.content.decode()
+        assert AuditEntry.objects.filter(action="person.reveal", person_id=person.pk,
+                                         detail__field="birth_date").exists()
