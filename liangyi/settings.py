@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "liangyi.people",
     "liangyi.obligations",
+    "liangyi.supervision",
     "liangyi.reconcile",
     "liangyi.demo",
 ]

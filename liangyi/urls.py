@@ -17,5 +17,6 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="schema")), name="api-docs"),
     path("api/v1/", include("liangyi.api_urls")),
     path("persons/", include("liangyi.people.urls")),
+    path("reconcile/", include("liangyi.reconcile.urls")),
     path("", include("liangyi.core.urls")),
 ]
