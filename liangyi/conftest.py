@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.utils import translation
+from hypothesis import settings as hypothesis_settings
 
 from liangyi import settings as project_settings
 from liangyi.demo import factories
 from liangyi.people.models import Person
+
+# Property tests check correctness, not speed (benchmarks live in bench/): a slow shared CI
+# machine must not turn a correct example into a "deadline exceeded" failure.
+hypothesis_settings.register_profile("liangyi", deadline=None)
+hypothesis_settings.load_profile("liangyi")
 
 
 @pytest.fixture(autouse=True)
