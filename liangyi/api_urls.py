@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("liangyi.core.api")),
     path("", include("liangyi.people.api")),
+    path("", include("liangyi.obligations.api")),
 ]

@@ -18,5 +18,6 @@ urlpatterns = [
     path("api/v1/", include("liangyi.api_urls")),
     path("persons/", include("liangyi.people.urls")),
     path("reconcile/", include("liangyi.reconcile.urls")),
+    path("worklist/", include("liangyi.obligations.urls")),
     path("", include("liangyi.core.urls")),
 ]

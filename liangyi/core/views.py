@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from liangyi.core import audit
+from liangyi.core import access, audit
 from liangyi.core.auth import login_attempt
 
 
@@ -55,5 +55,11 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The start page: for now the person search (the worklist takes over with supervision)."""
-    return redirect("people:list")
+    """The start page: the worklist for staff who work with persons; the audit log for auditors."""
+    if access.has_action(request.user, "view_persons"):
+        return redirect("obligations:worklist")
+    if access.has_action(request.user, "view_audit"):
+        return redirect("core:audit")
+    if access.has_action(request.user, "manage_users"):
+        return redirect("core:users")
+    return render(request, "core/nothing.html")

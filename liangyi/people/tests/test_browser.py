@@ -45,6 +45,9 @@ def test_worker_finds_a_person_and_reveals_the_id_number(live_server, transactio
             page.locator("input[name=password]").fill(factories.PASSWORD)
             page.locator("form button[type=submit].primary").click()
 
+            # Staff land on their worklist; the person search is one click away in the navigation.
+            expect(page.get_by_role("heading", level=1)).to_contain_text("工作清单")
+            page.get_by_role("navigation").get_by_role("link", name="人员", exact=True).click()
             search = page.get_by_test_id("search")
             expect(search).to_be_visible()
             search.fill("王建")
