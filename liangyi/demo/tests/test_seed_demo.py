@@ -303,3 +303,20 @@ class TestDemoLoginsCommand:
         usernames = {m.username: m for m in generator.staff()}
         for login in generator.demo_logins():
             assert usernames[login.username].role == login.role
+
+
+@pytest.mark.django_db
+def test_the_demo_city_has_schedules_with_a_few_overdue(tmp_path):
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from liangyi.obligations.models import Obligation
+
+    call_command("seed_demo", persons=120, seed=7, stdout=open(tmp_path / "out", "w"),
+                 stderr=open(tmp_path / "err", "w"))
+    today = timezone.localdate()
+    assert Obligation.objects.filter(kind="drug_test").exists()
+    open_past = Obligation.objects.filter(done_at=None, due_on__lt=today).count()
+    done_past = Obligation.objects.filter(done_at__isnull=False, due_on__lt=today).count()
+    assert 0 < open_past < done_past  # most past tests were done, a few are overdue
+    assert Obligation.objects.filter(due_on__gte=today, done_at=None).exists()

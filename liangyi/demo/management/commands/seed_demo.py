@@ -6,9 +6,10 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from liangyi.core import audit
-from liangyi.demo import generator
+from liangyi.demo import generator, schedules
 from liangyi.people.models import STATUS_LABELS_ZH, Person, Status
 
 BAR_WIDTH = 30
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         self.stderr.style_func = None  # the bar is progress, not an error: no red
         started = time.monotonic()
         summary = generator.generate(persons=persons, seed=seed, progress=self.progress)
+        obligations, overdue = schedules.load(seed=seed, today=timezone.localdate())
+        self.stdout.write(f"  obligations / 待办事项: {obligations} ({overdue} overdue / 逾期)")
         audit.record(None, "demo.seeded", username="seed_demo", seed=seed, persons=persons,
                      users=summary.users_created, jurisdictions=summary.jurisdictions_created)
         self.report(summary, time.monotonic() - started)
