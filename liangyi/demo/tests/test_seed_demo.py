@@ -306,14 +306,15 @@ class TestDemoLoginsCommand:
 
 
 @pytest.mark.django_db
-def test_the_demo_city_has_schedules_with_a_few_overdue(tmp_path):
+def test_the_demo_city_has_schedules_with_a_few_overdue():
     from django.core.management import call_command
     from django.utils import timezone
 
     from liangyi.obligations.models import Obligation
 
-    call_command("seed_demo", persons=120, seed=7, stdout=open(tmp_path / "out", "w"),
-                 stderr=open(tmp_path / "err", "w"))
+    from io import StringIO
+
+    call_command("seed_demo", persons=120, seed=7, stdout=StringIO(), stderr=StringIO())
     today = timezone.localdate()
     assert Obligation.objects.filter(kind="drug_test").exists()
     open_past = Obligation.objects.filter(done_at=None, due_on__lt=today).count()
