@@ -307,12 +307,12 @@ class TestDemoLoginsCommand:
 
 @pytest.mark.django_db
 def test_the_demo_city_has_schedules_with_a_few_overdue():
+    from io import StringIO
+
     from django.core.management import call_command
     from django.utils import timezone
 
     from liangyi.obligations.models import Obligation
-
-    from io import StringIO
 
     call_command("seed_demo", persons=120, seed=7, stdout=StringIO(), stderr=StringIO())
     today = timezone.localdate()
