@@ -149,6 +149,11 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("LIANGYI_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("LIANGYI_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # The browsers' HSTS preload list is for public domains; sites on closed government networks
+    # cannot be submitted to it, so preloading is opt-in and its deploy-check warning is expected.
+    SECURE_HSTS_PRELOAD = env_bool("LIANGYI_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "zh-hans"
