@@ -33,6 +33,13 @@ class LoginResult:
     error: str = ""
 
 
+def login_refused_message() -> str:
+    """One message for a wrong password, an unknown user and a locked account alike, so that the
+    answer never tells an attacker whether a username exists (ASVS 6.3.8)."""
+    return _("Wrong username or password, or the account is locked after repeated failed logins: "
+             "try again in %(minutes)d minutes or ask an administrator.") % {"minutes": settings.LOGIN_LOCKOUT_MINUTES}
+
+
 def login_attempt(request: HttpRequest | None, username: str, password: str, *, channel: str) -> LoginResult:
     """Check a username and password, counting failures and locking the account after too many.
 
@@ -45,9 +52,7 @@ def login_attempt(request: HttpRequest | None, username: str, password: str, *, 
     if user is not None and user.is_locked():
         audit.record(None, "login.locked", user, request=request, outcome=Outcome.DENIED, username=username,
                      channel=channel)
-        return LoginResult(None, _("This account is locked after repeated failed logins. "
-                                   "Try again in %(minutes)d minutes or ask an administrator.")
-                           % {"minutes": settings.LOGIN_LOCKOUT_MINUTES})
+        return LoginResult(None, login_refused_message())
     authed = authenticate(request, username=username, password=password)
     if authed is None:
         with transaction.atomic():
@@ -62,7 +67,7 @@ def login_attempt(request: HttpRequest | None, username: str, password: str, *, 
                                  username=username, channel=channel)
             audit.record(None, "login.failed", None, request=request, outcome=Outcome.FAILED,
                          username=username, channel=channel)
-        return LoginResult(None, _("Wrong username or password."))
+        return LoginResult(None, login_refused_message())
     if authed.failed_logins or authed.locked_until:
         authed.failed_logins = 0
         authed.locked_until = None

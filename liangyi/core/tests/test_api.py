@@ -88,7 +88,8 @@ class TestTokenIssue:
         wrong_password = log_in("worker", "not-the-password")
         unknown_user = log_in("nobody-by-this-name", "not-the-password")
         assert wrong_password.status_code == unknown_user.status_code == 400
-        assert wrong_password.json() == unknown_user.json() == {"non_field_errors": ["Wrong username or password."]}
+        assert wrong_password.json() == unknown_user.json()
+        assert wrong_password.json()["non_field_errors"][0].startswith("Wrong username or password")
         assert not ApiToken.objects.exists()
 
     def test_missing_fields_are_named(self, personas):
@@ -103,6 +104,8 @@ class TestTokenIssue:
         locked = log_in("worker", factories.PASSWORD)
         assert locked.status_code == 400
         assert "locked" in locked.json()["non_field_errors"][0]
+        # the same answer as for a user who does not exist: no account enumeration
+        assert locked.json() == log_in("nobody-at-all", factories.PASSWORD).json()
         assert not ApiToken.objects.exists()
         personas["worker"].refresh_from_db()
         assert personas["worker"].is_locked()

@@ -12,7 +12,8 @@ from django.conf import settings
 
 
 def run_check(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIANGYI_")}
+    # A clean environment: no LIANGYI_ settings, and not the browser tests' async override.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIANGYI_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(extra_env)
     return subprocess.run(  # noqa: S603 (our own interpreter and manage.py)
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
