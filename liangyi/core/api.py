@@ -250,10 +250,17 @@ class JurisdictionListCreate(JsonView):
     serializer_class = JurisdictionCreateSerializer
 
     @extend_schema(summary=gettext_lazy("List the jurisdictions in your subtree"), tags=["jurisdictions"],
-                   parameters=[JurisdictionFilterSerializer], responses=JurisdictionSerializer(many=True))
+                   parameters=[JurisdictionFilterSerializer],
+                   responses={200: JurisdictionSerializer(many=True), 400: ERROR_RESPONSES[400],
+                              401: ERROR_RESPONSES[401]})
     def get(self, request: Request) -> Response:
         filters = JurisdictionFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        # DRF drops blank query values as "not given"; a blank filter is a client's mistake.
+        blank = {k: [gettext_lazy("This filter may not be blank.")] for k in filters.fields
+                 if k in request.query_params and not request.query_params[k].strip()}
+        if blank:
+            raise serializers.ValidationError(blank)
         jurisdictions = access.visible(request.user, Jurisdiction).order_by("code")
         if "level" in filters.validated_data:
             jurisdictions = jurisdictions.filter(level=filters.validated_data["level"])

@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from liangyi.core import access, audit
-from liangyi.core.api import JsonView, django_request
+from liangyi.core.api import ERROR_RESPONSES, JsonView, django_request
 from liangyi.obligations import selectors
 from liangyi.obligations.models import Kind, Obligation, State
+from liangyi.people.api import NOT_FOUND
 from liangyi.people.models import Person
 
 
@@ -39,7 +40,8 @@ class Worklist(JsonView):
     """The caller's obligations that are overdue, due, or due within 7 days, most urgent first."""
 
     @extend_schema(summary=gettext_lazy("Your worklist"), tags=["obligations"],
-                   responses={200: ObligationSerializer(many=True)})
+                   responses={200: ObligationSerializer(many=True), 400: ERROR_RESPONSES[400],
+                              401: ERROR_RESPONSES[401]})
     def get(self, request: Request) -> Response:
         items = selectors.worklist(request.user, timezone.localdate())
         if request.query_params.get("mine") in {"1", "true"}:
@@ -52,7 +54,8 @@ class PersonObligations(JsonView):
     """Everything due for one person, done and open, by due date (reading it is audited)."""
 
     @extend_schema(summary=gettext_lazy("A person's obligations"), tags=["obligations"],
-                   responses={200: ObligationSerializer(many=True)})
+                   responses={200: ObligationSerializer(many=True), 400: ERROR_RESPONSES[400],
+                              401: ERROR_RESPONSES[401], 404: NOT_FOUND})
     def get(self, request: Request, id: UUID) -> Response:
         person = access.get_or_404(django_request(request), Person, pk=id)
         audit.viewed(django_request(request), person, section="obligations")
