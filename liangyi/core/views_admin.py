@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 
 from liangyi.core import access, audit
 from liangyi.core.forms import AuditFilterForm, JurisdictionForm, UserActionForm, UserCreateForm
-from liangyi.core.models import CODE_LENGTH, AuditEntry, Jurisdiction, Role, User
+from liangyi.core.models import CODE_LENGTH, ApiToken, AuditEntry, Jurisdiction, Role, User
 
 AUDIT_TZ = ZoneInfo("Asia/Shanghai")
 AUDIT_PAGE_SIZE = 50
@@ -92,8 +92,11 @@ def user_set_active(*, actor: User, user: User, active: bool, request: HttpReque
     if user.is_active != active:
         user.is_active = active
         user.save(update_fields=["is_active"])
+    revoked = 0
+    if not active:  # its API tokens end with it, not only its sessions (which die on the next request)
+        revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
     audit.record(actor, "user.activated" if active else "user.deactivated", user, request=request,
-                 username_changed=user.username)
+                 username_changed=user.username, tokens_revoked=revoked)
     return user
 
 

@@ -166,6 +166,15 @@ class TestUsersPage:
         # The deactivated user's session ends.
         assert client_for(personas["worker"]).get(reverse("people:list")).status_code == 302
 
+    def test_deactivating_a_user_revokes_their_api_tokens(self, personas):
+        from liangyi.core.models import ApiToken
+
+        token, _key = ApiToken.issue(personas["worker"], 8)
+        client_for(personas["admin"]).post(self.url, {"action": "deactivate", "user": personas["worker"].pk})
+        token.refresh_from_db()
+        assert token.revoked_at is not None
+        assert AuditEntry.objects.get(action="user.deactivated").detail["tokens_revoked"] == 1
+
     def test_reactivating_a_user(self, personas):
         worker = personas["worker"]
         worker.is_active = False
