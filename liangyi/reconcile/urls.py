@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from liangyi.reconcile import views
 
 app_name = "reconcile"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/progress/", views.run_progress, name="progress"),
+    path("runs/<int:pk>/report.<str:fmt>", views.download, name="download"),
+    path("findings/<int:pk>/<str:action>/", views.finding_work, name="work"),
+]
