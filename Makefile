@@ -8,7 +8,7 @@ HOST     ?= 127.0.0.1
 PORT     ?= 8000
 PG_URL   ?= postgres://postgres@127.0.0.1:5432/liangyi
 
-.PHONY: run test test-pg lint setup system-deps messages migrate demo bench clean help
+.PHONY: run test test-pg lint setup system-deps messages migrate demo bench clean help backup restore
 
 help:
 	@echo "make run      set up, migrate, load the demo city if empty, serve on http://$(HOST):$(PORT)"
@@ -61,9 +61,20 @@ test-pg: setup
 	scripts/ensure-postgres
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest
 
-bench: migrate
+bench: setup
+	scripts/ensure-postgres
 	@ls bench/bench_*.py >/dev/null 2>&1 || { echo "no benchmarks yet in bench/"; exit 0; }
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var/.system-deps
+
+# --- backups (docs/deploy.md) ------------------------------------------------------------
+# `make backup`: encrypted dump of the configured database into var/backups/.
+# `make restore FILE=var/backups/liangyi-....enc [INTO=postgres://...]`: into an EMPTY database.
+backup:
+	scripts/backup
+
+restore:
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/liangyi-<time>.<pg|sqlite>.enc [INTO=DATABASE_URL]" >&2; exit 2; }
+	scripts/restore "$(FILE)" $(if $(INTO),--into "$(INTO)")
