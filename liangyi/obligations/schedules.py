@@ -123,6 +123,8 @@ def community_term(person: Person, ruleset: RuleSet) -> tuple[date, date] | None
     }.get(person.status)
     if term_rule is None:
         return None
+    if hasattr(person, "community_orders") and person.community_orders.exists():
+        return None  # the supervision chain plans this person's term ("supervision.orders")
     kind, years_rule = term_rule
     measure = person.measures.filter(kind=kind).order_by("-start_on", "-id").first()
     if measure is None:

@@ -1,0 +1,415 @@
+"""Writes of the supervision chain: one transaction per business action, audited, on the timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from liangyi.core import access, audit, periods
+from liangyi.core import rules as core_rules
+from liangyi.core.errors import DomainError
+from liangyi.core.models import Jurisdiction, Role, User
+from liangyi.obligations import engine
+from liangyi.obligations.models import Obligation
+from liangyi.obligations.schedules import township_code
+from liangyi.people.models import Measure, Person, Status
+from liangyi.people.services import timeline_add
+from liangyi.supervision import plans, violations
+from liangyi.supervision.models import (
+    Absence,
+    CommunityOrder,
+    DrugTest,
+    Escalation,
+    EscalationState,
+    LeaveRequest,
+    Method,
+    OrderKind,
+    OrderState,
+    PoliceDecision,
+    Result,
+    Sample,
+    Suspension,
+    SuspensionReason,
+)
+
+GROUP = "drug_history"
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _check_may_supervise(actor: User, person: Person) -> None:
+    if not (access.can(actor, "edit", person) and access.sees(actor, GROUP)):
+        raise DomainError(_("Your role may not record supervision of this person."))
+
+
+def _not_future(field: str, day: date) -> None:
+    if day > _today():
+        raise DomainError(errors={field: [_("The date lies in the future. Enter the day it happened.")]})
+
+
+def _not_before(field: str, day: date, earliest: date | None, message: str) -> None:
+    if earliest is not None and day < earliest:
+        raise DomainError(errors={field: [message]})
+
+
+def _choice(field: str, value: str, choices: type, *, required: bool = True) -> None:
+    if (value or required) and value not in choices.values:
+        raise DomainError(errors={field: [_("Choose one of: %(values)s.") % {"values": ", ".join(choices.values)}]})
+
+
+def _lock(order: CommunityOrder) -> CommunityOrder:
+    return CommunityOrder.objects.select_for_update().select_related("person").get(pk=order.pk)
+
+
+def _set_status(person: Person, status: str, *, actor: User, order: CommunityOrder) -> None:
+    """Move the person's status with the order; a direct write, audited, that bumps the version."""
+    old = person.status
+    if old == status:
+        return
+    Person.objects.filter(pk=person.pk).update(status=status, version=F("version") + 1, updated_at=timezone.now())
+    person.status, person.version = status, person.version + 1
+    audit.record(actor, "person.status_changed", person, old=old, new=status, order=order.pk)
+    timeline_add(person=person, kind="person.status_changed", actor=actor, ref=order,
+                 summary=_("Status: %(status)s") % {"status": person.get_status_display()})
+
+
+def _sync(order: CommunityOrder, actor: User) -> None:
+    """Re-plan the order's obligations, its whole term at once (a few dozen rows at most)."""
+    horizon = _today() + timedelta(days=engine.DEFAULT_HORIZON_DAYS)
+    if order.term_ends_on and order.term_ends_on > horizon:
+        horizon = order.term_ends_on
+    engine.sync(order.person, horizon=horizon, actor=actor, only=[plans.SOURCE])
+
+
+def report_deadline_for(received_on: date) -> tuple[date, str]:
+    """The last day to report, and a note when the holiday calendar could not settle it.
+
+    A year without a confirmed holiday notice must not block the decision: the deadline falls back
+    to plain calendar days, and the note says it still has to be checked.
+    """
+    try:
+        return periods.report_deadline(received_on), ""
+    except periods.YearNotCovered as exc:
+        days = int(core_rules.current().value("report_deadline_days"))
+        return received_on + timedelta(days=days), str(exc)
+
+
+def _term_months(kind: str, term_months: int | None) -> int:
+    ruleset = core_rules.current()
+    if kind == OrderKind.COMMUNITY_DRUG_REHAB:
+        fixed = 12 * int(ruleset.value("community_drug_rehab_term_years"))
+        if term_months not in (None, fixed):
+            raise DomainError(errors={"term_months": [
+                _("Community drug rehab lasts %(months)s months by law; leave the term empty.") % {"months": fixed}]})
+        return fixed
+    most = 12 * int(ruleset.value("community_rehab_max_term_years"))
+    if term_months is None:
+        return most
+    if not 1 <= term_months <= most:
+        raise DomainError(errors={"term_months": [
+            _("Enter the term set in the decision: 1 to %(months)s months.") % {"months": most}]})
+    return term_months
+
+
+@transaction.atomic
+def order_create(
+    *, person: Person, kind: str, decided_on: date, received_on: date, actor: User, term_months: int | None = None,
+    authority: str = "", worker: User | None = None,
+) -> CommunityOrder:
+    """Record a decision ordering a community measure; opens the report obligation."""
+    _check_may_supervise(actor, person)
+    _choice("kind", kind, OrderKind)
+    _not_future("received_on", received_on)
+    _not_before("received_on", received_on, decided_on, _("The decision cannot be received before it was made."))
+    months = _term_months(kind, term_months)
+    Person.objects.select_for_update().filter(pk=person.pk).values_list("pk", flat=True).first()
+    if CommunityOrder.objects.filter(person=person, state__in=[OrderState.AWAITING_REPORT, OrderState.ACTIVE,
+                                                                OrderState.SUSPENDED]).exists():
+        raise DomainError(_("This person already has a community order running. End it before recording a new one."))
+    deadline, note = report_deadline_for(received_on)
+    ruleset = core_rules.current()
+    order = CommunityOrder.objects.create(
+        person=person, kind=kind, decided_on=decided_on, received_on=received_on, report_deadline=deadline,
+        report_deadline_unconfirmed=bool(note), report_deadline_note=note[:300], term_months=months,
+        office=Jurisdiction.objects.get(pk=township_code(person.jurisdiction_id)),
+        worker=worker or person.responsible_worker, authority=authority.strip(), ruleset_version=ruleset.version,
+    )
+    audit.record(actor, "order.created", order, person_id=person.pk, kind=kind, received_on=received_on,
+                 report_deadline=deadline, deadline_unconfirmed=bool(note), term_months=months)
+    timeline_add(person=person, kind="order.created", actor=actor, ref=order, group=GROUP,
+                 summary=_("%(kind)s ordered; report by %(deadline)s") % {
+                     "kind": order.get_kind_display(), "deadline": f"{deadline:%Y-%m-%d}"})
+    _set_status(person, Status.AWAITING_REPORT, actor=actor, order=order)
+    _sync(order, actor)
+    return order
+
+
+@transaction.atomic
+def report_receive(*, order: CommunityOrder, reported_on: date, actor: User) -> CommunityOrder:
+    """Record the person's first report; starts the term and its obligations."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    if order.state != OrderState.AWAITING_REPORT:
+        raise DomainError(_("This person has already reported."))
+    _not_future("reported_on", reported_on)
+    _not_before("reported_on", reported_on, order.received_on,
+                _("The report cannot come before the decision was received."))
+    order.reported_on = reported_on
+    order.term_ends_on = periods.term_end(reported_on, months=order.term_months)
+    order.state = OrderState.ACTIVE
+    order.measure = Measure.objects.create(person=order.person, kind=order.kind, start_on=reported_on,
+                                           end_on=order.term_ends_on, authority=order.authority)
+    order.save(update_fields=["reported_on", "term_ends_on", "state", "measure", "updated_at"])
+    late = reported_on > order.report_deadline
+    audit.record(actor, "order.report_received", order, person_id=order.person_id, reported_on=reported_on,
+                 term_ends_on=order.term_ends_on, late=late)
+    timeline_add(person=order.person, kind="order.report_received", actor=actor, ref=order, group=GROUP,
+                 summary=_("Reported on %(on)s; the term runs until %(end)s") % {
+                     "on": f"{reported_on:%Y-%m-%d}", "end": f"{order.term_ends_on:%Y-%m-%d}"})
+    _set_status(order.person, order.kind, actor=actor, order=order)
+    report = Obligation.objects.filter(person=order.person, source=plans.SOURCE, key=f"report:{order.pk}",
+                                       done_at=None).first()
+    if report is not None:
+        engine.fulfil(report, by=order, on=reported_on, actor=actor)
+    _sync(order, actor)
+    return order
+
+
+def _check_active(order: CommunityOrder, field: str, day: date) -> None:
+    if order.state != OrderState.ACTIVE:
+        raise DomainError(_("The term is not running (%(state)s): nothing can be recorded on it now.")
+                          % {"state": order.get_state_display()})
+    _not_future(field, day)
+    _not_before(field, day, order.reported_on, _("The date is before the person reported."))
+
+
+@transaction.atomic
+def test_record(
+    *, order: CommunityOrder, tested_on: date, result: str, actor: User, sample: str = "", method: str = "",
+    substances: Sequence[str] = (), random: bool = False, collector: User | None = None,
+    second_collector: User | None = None, collector_names: str = "", notes: str = "",
+) -> DrugTest:
+    """Record a drug test: it meets the test obligation due, and a refusal, evasion or positive
+    result becomes a violation (a positive one a relapse case for the police)."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    _check_active(order, "tested_on", tested_on)
+    _choice("result", result, Result)
+    _choice("sample", sample, Sample, required=result in (Result.NEGATIVE, Result.POSITIVE))
+    _choice("method", method, Method, required=False)
+    if result != Result.POSITIVE and substances:
+        raise DomainError(errors={"substances": [_("Only a positive test names substances.")]})
+    test = DrugTest.objects.create(
+        order=order, person=order.person, tested_on=tested_on, sample=sample, method=method, result=result,
+        substances=[s.strip() for s in substances if s.strip()], random=random, collector=collector,
+        second_collector=second_collector, collector_names=collector_names.strip(), notes=notes.strip(),
+        recorded_by=actor,
+    )
+    audit.record(actor, "drug_test.recorded", test, person_id=order.person_id, tested_on=tested_on, result=result,
+                 random=random)
+    timeline_add(person=order.person, kind="drug_test.recorded", actor=actor, ref=test, group=GROUP,
+                 summary=_("Drug test on %(on)s: %(result)s") % {
+                     "on": f"{tested_on:%Y-%m-%d}", "result": test.get_result_display()})
+    # A refused or evaded test was not taken: its obligation stays open (and overdue) for a retest.
+    if result in (Result.NEGATIVE, Result.POSITIVE):
+        engine.fulfil_matching(order.person, "drug_test", tested_on, test, actor)
+    violations.derive(order=order, ruleset=core_rules.current(), on=tested_on, actor=actor)
+    return test
+
+
+@transaction.atomic
+def leave_request(*, order: CommunityOrder, from_on: date, to_on: date, destination: str,
+                  actor: User) -> LeaveRequest:
+    """The written report before leaving the county (Reg 19)."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    if not order.is_running:
+        raise DomainError(_("The term is not running: no leave is needed."))
+    _not_before("to_on", to_on, from_on, _("The return date is before the leaving date."))
+    if not destination.strip():
+        raise DomainError(errors={"destination": [_("Say where the person is going.")]})
+    request = LeaveRequest.objects.create(order=order, from_on=from_on, to_on=to_on,
+                                          destination=destination.strip())
+    audit.record(actor, "leave.requested", request, person_id=order.person_id, from_on=from_on, to_on=to_on)
+    timeline_add(person=order.person, kind="leave.requested", actor=actor, ref=request,
+                 summary=_("Leave requested %(from)s to %(to)s") % {
+                     "from": f"{from_on:%Y-%m-%d}", "to": f"{to_on:%Y-%m-%d}"})
+    return request
+
+
+@transaction.atomic
+def leave_approve(*, request: LeaveRequest, actor: User, approved_on: date | None = None) -> LeaveRequest:
+    """Approve a leave request; only an approval given before leaving makes the absence authorised."""
+    request = LeaveRequest.objects.select_for_update().select_related("order__person").get(pk=request.pk)
+    _check_may_supervise(actor, request.order.person)
+    if request.approved_on:
+        raise DomainError(_("This leave is already approved."))
+    approved_on = approved_on or _today()
+    _not_future("approved_on", approved_on)
+    request.approved_on, request.approved_by = approved_on, actor
+    request.save(update_fields=["approved_on", "approved_by"])
+    audit.record(actor, "leave.approved", request, person_id=request.order.person_id, approved_on=approved_on)
+    timeline_add(person=request.order.person, kind="leave.approved", actor=actor, ref=request,
+                 summary=_("Leave %(from)s to %(to)s approved") % {
+                     "from": f"{request.from_on:%Y-%m-%d}", "to": f"{request.to_on:%Y-%m-%d}"})
+    return request
+
+
+def _judge(absence: Absence, on: date) -> None:
+    """Authorised when short enough to need no report, or covered by a leave approved beforehand."""
+    ruleset = core_rules.current()
+    absence.leave_request = None
+    if not violations.needs_leave_request(absence.days(on), ruleset):
+        absence.authorised = True
+        return
+    for request in absence.order.leave_requests.exclude(approved_on=None):
+        if request.covers(absence.left_on, absence.returned_on or min(on, request.to_on)):
+            absence.authorised, absence.leave_request = True, request
+            return
+    absence.authorised = False
+
+
+@transaction.atomic
+def absence_record(*, order: CommunityOrder, left_on: date, actor: User, returned_on: date | None = None,
+                   destination: str = "") -> Absence:
+    """Record that the person left the county (and came back, when known); judged at once."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    _check_active(order, "left_on", left_on)
+    if returned_on is not None:
+        _not_future("returned_on", returned_on)
+        _not_before("returned_on", returned_on, left_on, _("The return date is before the leaving date."))
+    absence = Absence(order=order, left_on=left_on, returned_on=returned_on, destination=destination.strip(),
+                      recorded_by=actor)
+    _judge(absence, _today())
+    absence.save()
+    _absence_logged(absence, actor, "absence.recorded")
+    violations.derive(order=order, ruleset=core_rules.current(), on=returned_on or _today(), actor=actor)
+    return absence
+
+
+@transaction.atomic
+def absence_return(*, absence: Absence, returned_on: date, actor: User) -> Absence:
+    """Close an open absence; it is judged again on its full length."""
+    absence = Absence.objects.select_for_update().select_related("order__person").get(pk=absence.pk)
+    _check_may_supervise(actor, absence.order.person)
+    if absence.returned_on is not None:
+        raise DomainError(_("This absence is already closed."))
+    _not_future("returned_on", returned_on)
+    _not_before("returned_on", returned_on, absence.left_on, _("The return date is before the leaving date."))
+    absence.returned_on = returned_on
+    _judge(absence, returned_on)
+    absence.save(update_fields=["returned_on", "authorised", "leave_request"])
+    _absence_logged(absence, actor, "absence.returned")
+    violations.derive(order=absence.order, ruleset=core_rules.current(), on=returned_on, actor=actor)
+    return absence
+
+
+def _absence_logged(absence: Absence, actor: User, action: str) -> None:
+    person = absence.order.person
+    audit.record(actor, action, absence, person_id=person.pk, left_on=absence.left_on,
+                 returned_on=absence.returned_on, authorised=absence.authorised)
+    summary = (_("Away from the county since %(from)s, authorised") if absence.authorised
+               else _("Away from the county since %(from)s, without permission"))
+    timeline_add(person=person, kind=action, actor=actor, ref=absence, group=GROUP,
+                 summary=summary % {"from": f"{absence.left_on:%Y-%m-%d}"})
+
+
+@transaction.atomic
+def order_suspend(*, order: CommunityOrder, start: date, reason: str, actor: User, notes: str = "") -> Suspension:
+    """Stop the term while the person is detained or arrested (Reg 24)."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    _check_active(order, "start", start)
+    _choice("reason", reason, SuspensionReason)
+    if order.suspensions.filter(end__gt=start).exists():
+        raise DomainError(errors={"start": [_("The term was already suspended on that day.")]})
+    suspension = Suspension.objects.create(order=order, start=start, reason=reason, notes=notes.strip())
+    order.state = OrderState.SUSPENDED
+    order.save(update_fields=["state", "updated_at"])
+    audit.record(actor, "order.suspended", order, person_id=order.person_id, start=start, reason=reason)
+    timeline_add(person=order.person, kind="order.suspended", actor=actor, ref=suspension, group=GROUP,
+                 summary=_("Term suspended from %(on)s: %(reason)s") % {
+                     "on": f"{start:%Y-%m-%d}", "reason": suspension.get_reason_display()})
+    _set_status(order.person, Status.SUSPENDED, actor=actor, order=order)
+    _sync(order, actor)
+    return suspension
+
+
+@transaction.atomic
+def order_resume(*, order: CommunityOrder, on: date, actor: User) -> CommunityOrder:
+    """The person is released: the term runs again and ends later by the suspension's length."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    suspension = order.suspensions.filter(end=None).first()
+    if order.state != OrderState.SUSPENDED or suspension is None:
+        raise DomainError(_("The term is not suspended."))
+    _not_future("on", on)
+    _not_before("on", on, suspension.start, _("The release cannot come before the suspension began."))
+    suspension.end = on
+    suspension.save(update_fields=["end"])
+    order.term_ends_on = plans.term_end(order)
+    order.state = OrderState.ACTIVE
+    order.save(update_fields=["term_ends_on", "state", "updated_at"])
+    if order.measure_id:
+        Measure.objects.filter(pk=order.measure_id).update(end_on=order.term_ends_on)
+    audit.record(actor, "order.resumed", order, person_id=order.person_id, on=on, days=suspension.days,
+                 term_ends_on=order.term_ends_on)
+    timeline_add(person=order.person, kind="order.resumed", actor=actor, ref=suspension, group=GROUP,
+                 summary=_("Term resumed on %(on)s; it now runs until %(end)s") % {
+                     "on": f"{on:%Y-%m-%d}", "end": f"{order.term_ends_on:%Y-%m-%d}"})
+    _set_status(order.person, order.kind, actor=actor, order=order)
+    _sync(order, actor)
+    return order
+
+
+@transaction.atomic
+def order_complete(*, order: CommunityOrder, on: date, actor: User) -> CommunityOrder:
+    """Close the order at the end of its term."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    if order.state != OrderState.ACTIVE:
+        raise DomainError(_("Only a running, unsuspended term can be completed."))
+    _not_future("on", on)
+    assert order.term_ends_on is not None
+    if on < order.term_ends_on:
+        raise DomainError(errors={"on": [_("The term runs until %(end)s; it cannot be completed before.")
+                                         % {"end": f"{order.term_ends_on:%Y-%m-%d}"}]})
+    order.state, order.ended_on = OrderState.COMPLETED, on
+    order.save(update_fields=["state", "ended_on", "updated_at"])
+    audit.record(actor, "order.completed", order, person_id=order.person_id, on=on)
+    timeline_add(person=order.person, kind="order.completed", actor=actor, ref=order, group=GROUP,
+                 summary=_("Term completed on %(on)s") % {"on": f"{on:%Y-%m-%d}"})
+    _set_status(order.person, Status.COMPLETED, actor=actor, order=order)
+    _sync(order, actor)
+    return order
+
+
+@transaction.atomic
+def escalation_decide(*, escalation: Escalation, decision: str, decided_on: date, actor: User,
+                      notes: str = "") -> Escalation:
+    """The police record what they decided on a case (Reg 21; Law 38)."""
+    escalation = Escalation.objects.select_for_update().select_related("person").get(pk=escalation.pk)
+    if actor.role != Role.POLICE or not access.can(actor, "view_persons", escalation.person):
+        raise DomainError(_("Only the police in charge of this person record a decision."))
+    if escalation.state != EscalationState.OPEN:
+        raise DomainError(_("This case is already decided."))
+    _choice("decision", decision, PoliceDecision)
+    _not_future("decided_on", decided_on)
+    _not_before("decided_on", decided_on, escalation.opened_on, _("The decision cannot come before the case."))
+    escalation.state, escalation.decision, escalation.decided_on = EscalationState.DECIDED, decision, decided_on
+    escalation.decided_by, escalation.decision_notes = actor, notes.strip()[:500]
+    escalation.save(update_fields=["state", "decision", "decided_on", "decided_by", "decision_notes"])
+    audit.record(actor, "escalation.decided", escalation, person_id=escalation.person_id, decision=decision,
+                 decided_on=decided_on)
+    timeline_add(person=escalation.person, kind="escalation.decided", actor=actor, ref=escalation, group=GROUP,
+                 summary=_("Police decision on %(reason)s: %(decision)s") % {
+                     "reason": escalation.get_reason_display(), "decision": escalation.get_decision_display()})
+    return escalation
