@@ -11,12 +11,12 @@ the term by its length; a transfer changes the office, never the dates.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from liangyi.core.periods import add_months  # one month arithmetic for the whole project (clamps to month end)
 from liangyi.core.rules import RuleSet, RuleSetError
 
 if TYPE_CHECKING:
@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 
 SOURCE_DRUG_TESTS = "supervision.drug_tests"
 ONE_DAY = timedelta(days=1)
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` plus ``months`` calendar months, clamped to the end of a shorter month."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def interval_months(ruleset: RuleSet) -> tuple[int, int, int]:
