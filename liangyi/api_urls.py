@@ -6,4 +6,7 @@ urlpatterns = [
     path("", include("liangyi.core.api")),
     path("", include("liangyi.people.api")),
     path("", include("liangyi.obligations.api")),
+    path("", include("liangyi.handover.api")),
+    path("", include("liangyi.supervision.api")),
+    path("", include("liangyi.risk.api")),
 ]

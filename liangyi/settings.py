@@ -49,7 +49,10 @@ INSTALLED_APPS = [
     "liangyi.people",
     "liangyi.obligations",
     "liangyi.supervision",
+    "liangyi.handover",
     "liangyi.reconcile",
+    "liangyi.risk",
+    "liangyi.ops",
     "liangyi.demo",
 ]
 

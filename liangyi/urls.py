@@ -17,7 +17,10 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="schema")), name="api-docs"),
     path("api/v1/", include("liangyi.api_urls")),
     path("persons/", include("liangyi.people.urls")),
+    path("handover/", include("liangyi.handover.urls")),
     path("reconcile/", include("liangyi.reconcile.urls")),
+    path("risk/", include("liangyi.risk.urls")),
+    path("supervision/", include("liangyi.supervision.urls")),
     path("worklist/", include("liangyi.obligations.urls")),
     path("", include("liangyi.core.urls")),
 ]

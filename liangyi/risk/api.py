@@ -1,0 +1,3 @@
+"""REST endpoints of this chain (INTERFACES.md)."""
+
+urlpatterns: list = []
