@@ -92,3 +92,15 @@ class Obligation(models.Model):
     @property
     def is_waived(self) -> bool:
         return self.done_at is not None and bool(self.waived_reason)
+
+
+class CalendarToken(models.Model):
+    """The secret in a worker's calendar-feed URL (``/worklist/calendar/<token>.ics``).
+
+    Calendar apps cannot log in, so the URL is the credential: only its SHA-256 is stored, issuing a
+    new one revokes the old, and the feed shows no more than a surname and the kind of obligation.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="calendar_token")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)

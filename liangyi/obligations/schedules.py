@@ -79,14 +79,26 @@ def _shift(day: date, suspended: list[tuple[date, date]]) -> date:
     return day
 
 
-def drug_test_periods(
-    term_start: date, term_end: date, ruleset: RuleSet, suspended: Iterable[tuple[date, date]] = ()
+def interval_periods(
+    term_start: date, term_end: date, intervals: Sequence[int], suspended: Iterable[tuple[date, date]] = ()
 ) -> list[Period]:
+    """Periods of ``intervals[k]`` months in year k+1 of the term (the last interval for later years),
+    in calendar days after every suspension's shift. Used for tests, check-ins, visits and reviews."""
+    if any(int(v) < 1 for v in intervals):
+        raise RuleSetError(f"intervals must be at least one month, not {tuple(intervals)}")
     spans = _normalised(suspended)
     return [
         Period(offset, _shift(opens, spans), _shift(due, spans))
-        for offset, opens, due in _unsuspended_periods(term_start, term_end, interval_months(ruleset))
+        for offset, opens, due in _unsuspended_periods(term_start, term_end, intervals)
     ]
+
+
+def drug_test_periods(
+    term_start: date, term_end: date, ruleset: RuleSet, suspended: Iterable[tuple[date, date]] = (),
+    intervals: Sequence[int] | None = None,
+) -> list[Period]:
+    """The drug-test periods; ``intervals`` overrides the rule set's (a risk level tightening them)."""
+    return interval_periods(term_start, term_end, intervals or interval_months(ruleset), suspended)
 
 
 def drug_test_dates(

@@ -6,4 +6,6 @@ app_name = "obligations"
 
 urlpatterns = [
     path("", views.worklist_page, name="worklist"),
+    path("calendar/", views.calendar_page, name="calendar"),
+    path("calendar/<str:key>.ics", views.calendar_feed, name="calendar_feed"),
 ]

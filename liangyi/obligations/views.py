@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
-from liangyi.core import access
+from liangyi.core import access, audit
 from liangyi.obligations import selectors
-from liangyi.obligations.models import State
+from liangyi.obligations.models import CalendarToken, Obligation, State
 
 
 @login_required
@@ -31,3 +40,70 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         "page": page, "today": today, "mine": mine, "days": selectors.WORKLIST_DAYS,
         "overdue_by_office": overdue_by_office if request.user.role in ("leader", "admin") else None,
     })
+
+
+# --- the calendar feed ---------------------------------------------------------------------
+
+# How far the feed reaches back and ahead: a view setting, not a rule (the worklist is the record).
+FEED_PAST_DAYS, FEED_AHEAD_DAYS = 30, 90
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar_page(request: HttpRequest) -> HttpResponse:
+    """Issue (or replace) the user's secret feed URL; it is shown once, right after issuing."""
+    access.require(request, request.user, "view_persons")
+    url = ""
+    if request.method == "POST":
+        key = secrets.token_urlsafe(32)
+        with transaction.atomic():
+            CalendarToken.objects.update_or_create(user=request.user, defaults={"key_hash": _hash(key)})
+            audit.record(request.user, "calendar_token.issued", request.user, request=request)
+        url = request.build_absolute_uri(reverse("obligations:calendar_feed", args=[key]))
+    has_token = CalendarToken.objects.filter(user=request.user).exists()
+    return render(request, "obligations/calendar.html", {"url": url, "has_token": has_token})
+
+
+def _ics_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def initials(name: str) -> str:
+    """The surname alone (王某), or a Latin name's initials: all a calendar on a phone may show."""
+    name = (name or "").strip()
+    if not name:
+        return "?"
+    if name.isascii():
+        return "".join(part[0].upper() for part in name.split() if part)
+    return name[0] + "某"
+
+
+@require_GET
+def calendar_feed(request: HttpRequest, key: str) -> HttpResponse:
+    """The worker's open obligations as an iCalendar feed: one all-day event per due date."""
+    token = CalendarToken.objects.select_related("user").filter(key_hash=_hash(key)).first()
+    if token is None or not token.user.is_active:
+        raise Http404
+    user = token.user
+    today = timezone.localdate()
+    items = (access.visible(user, Obligation).filter(worker=user, done_at=None,
+                                                     due_on__gte=today - timedelta(days=FEED_PAST_DAYS),
+                                                     due_on__lte=today + timedelta(days=FEED_AHEAD_DAYS))
+             .select_related("person").order_by("due_on", "id"))
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//liangyi//worklist//ZH", "CALSCALE:GREGORIAN",
+             "X-WR-CALNAME:" + _ics_text(str(_("Worklist")))]
+    with translation.override(settings.LANGUAGE_CODE):
+        for o in items:
+            lines += ["BEGIN:VEVENT", f"UID:obligation-{o.pk}@liangyi", f"DTSTAMP:{stamp}",
+                      f"DTSTART;VALUE=DATE:{o.due_on:%Y%m%d}",
+                      f"DTEND;VALUE=DATE:{o.due_on + timedelta(days=1):%Y%m%d}",
+                      "SUMMARY:" + _ics_text(f"{initials(o.person.name)} · {o.get_kind_display()}"), "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    response = HttpResponse("\r\n".join(lines) + "\r\n", content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "no-store, private"
+    return response

@@ -18,3 +18,9 @@ class SupervisionConfig(AppConfig):
             access.register_scope(model, lambda qs, scope: qs.filter(person__jurisdiction__code__startswith=scope),
                                   gate="view_persons")
         engine.register(plans.SOURCE, plans.order_obligations)
+
+        from liangyi.people import sections
+        from liangyi.supervision import views
+
+        sections.register(sections.Section("supervision", _("Supervision"), "supervision/section.html", order=45,
+                                           group="drug_history", context=views.section_context))

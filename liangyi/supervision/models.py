@@ -31,6 +31,14 @@ class OrderState(models.TextChoices):
     TRANSFERRED = "transferred", _("Transferred")
 
 
+class EndReason(models.TextChoices):
+    """Why a term ended early (Reg 24 termination) or at all."""
+
+    PRISON_SENTENCE = "prison_sentence", _("Prison sentence")
+    EDUCATIONAL_MEASURE = "educational_measure", _("Compulsory educational measure")
+    DEATH = "death", _("Death")
+
+
 # States in which the term has not ended: one such order per person at a time.
 RUNNING_STATES = (OrderState.AWAITING_REPORT, OrderState.ACTIVE, OrderState.SUSPENDED)
 
@@ -54,6 +62,11 @@ class CommunityOrder(models.Model):
     state = models.CharField(_("state"), max_length=20, choices=OrderState.choices,
                              default=OrderState.AWAITING_REPORT)
     ended_on = models.DateField(_("ended on"), null=True, blank=True)
+    end_reason = models.CharField(_("why it ended"), max_length=25, blank=True,
+                                  choices=EndReason.choices)
+    # Set by the missed-report job when the report deadline passed without a report; kept after a
+    # late report so the trail shows it.
+    report_overdue_since = models.DateField(_("report overdue since"), null=True, blank=True)
     office = models.ForeignKey(Jurisdiction, verbose_name=_("responsible office"), on_delete=models.PROTECT,
                                related_name="+")
     worker = models.ForeignKey(User, verbose_name=_("responsible worker"), null=True, blank=True,
@@ -274,3 +287,68 @@ class Escalation(models.Model):
             models.UniqueConstraint(fields=["order", "reason"], condition=models.Q(state="open"),
                                     name="escalation_one_open_per_reason"),
         ]
+
+
+class OrderTransfer(models.Model):
+    """A change of execution place (变更执行地, Reg 22): the file goes to the new township, which
+    must receive the person within the rule set's days; the term runs on."""
+
+    order = models.ForeignKey(CommunityOrder, on_delete=models.CASCADE, related_name="transfers")
+    on = models.DateField(_("forwarded on"))
+    from_office = models.ForeignKey(Jurisdiction, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
+    to_office = models.ForeignKey(Jurisdiction, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
+    report_by = models.DateField(_("report to the new township by"))
+    reported_on = models.DateField(_("received by the new township on"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-on", "-id"]
+        verbose_name = _("change of execution place")
+        verbose_name_plural = _("changes of execution place")
+
+
+class ContactKind(models.TextChoices):
+    CHECK_IN = "check_in", _("Face-to-face check")
+    HOME_VISIT = "home_visit", _("Home visit")
+    PLAN_REVIEW = "plan_review", _("Plan review")
+
+
+class Contact(models.Model):
+    """A face-to-face check, a home visit or a review of the person's plan, with the worker's notes."""
+
+    order = models.ForeignKey(CommunityOrder, on_delete=models.PROTECT, related_name="contacts")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="supervision_contacts")
+    kind = models.CharField(_("kind"), max_length=12, choices=ContactKind.choices)
+    on = models.DateField(_("on"))
+    notes = models.CharField(_("notes"), max_length=1000, blank=True)
+    recorded_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-on", "-id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+
+class RandomDraw(models.Model):
+    """An unannounced-test draw: seeded and stored before anyone sees whom it picked, so anyone can
+    re-run it from ``seed`` and ``candidates`` and get the same ``drawn``."""
+
+    on = models.DateField(_("for the day"))
+    office = models.ForeignKey(Jurisdiction, verbose_name=_("office"), on_delete=models.PROTECT, related_name="+")
+    seed = models.CharField(max_length=64)
+    share = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    count = models.PositiveIntegerField()
+    # The candidate orders' person ids in a fixed (sorted) order, and the ones drawn.
+    candidates = models.JSONField(default=list)
+    drawn = models.JSONField(default=list)
+    ruleset_version = models.CharField(max_length=40)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-on", "-id"]
+        verbose_name = _("random test draw")
+        verbose_name_plural = _("random test draws")

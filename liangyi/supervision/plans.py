@@ -1,4 +1,7 @@
-"""The obligations a community order plans: the report, then one drug test per test period.
+"""The obligations a community order plans: the report, then per period of the term a drug test,
+a face-to-face check, a home visit and a plan review (intervals from the rule set; a risk level
+can tighten the test interval through ``liangyi.risk.control``); after a change of execution
+place, the report to the new township.
 
 Registered with the obligations engine under ``SOURCE`` (apps.ready). The term counts from the
 day of reporting (``periods.term_end``); each closed suspension moves the rest of the schedule
@@ -10,11 +13,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.utils import timezone
+
 from liangyi.core import periods
 from liangyi.core.rules import RuleSet
 from liangyi.obligations.engine import Planned
 from liangyi.obligations.models import Kind
-from liangyi.obligations.schedules import drug_test_periods
+from liangyi.obligations.schedules import Period, drug_test_periods, interval_months, interval_periods
 from liangyi.people.models import Person
 from liangyi.supervision.models import CommunityOrder, OrderState
 
@@ -43,24 +48,54 @@ def term_end(order: CommunityOrder) -> date:
     return end
 
 
-def _order_plan(order: CommunityOrder, ruleset: RuleSet, horizon: date) -> list[Planned]:
+def test_intervals(order: CommunityOrder, ruleset: RuleSet, on: date) -> tuple[int, ...]:
+    """The rule set's test interval per year of the term, tightened by the person's risk level."""
+    from liangyi.risk import control
+
+    return tuple(control.test_interval_months(order.person, default, on) for default in interval_months(ruleset))
+
+
+# Contact kinds planned per order: (obligation kind, rule giving the interval in months).
+CONTACT_RULES = (
+    (Kind.CHECK_IN, "check_in_interval_months"),
+    (Kind.HOME_VISIT, "home_visit_interval_months"),
+    (Kind.PLAN_REVIEW, "plan_review_interval_months"),
+)
+
+
+def _periodic(order: CommunityOrder, kind: str, periods: list[Period], horizon: date) -> list[Planned]:
+    stop = open_suspension_start(order)
+    ended = order.ended_on if order.state in (OrderState.TERMINATED, OrderState.TRANSFERRED) else None
+    return [Planned(kind=kind, key=f"{kind}:{order.pk}:m{p.offset:02d}", due_on=p.due_on,
+                    window_start=p.window_start, window_end=p.due_on, office=order.office_id, worker=order.worker_id)
+            for p in periods
+            if not (p.due_on > horizon or (stop and p.due_on >= stop) or (ended and p.window_start > ended))]
+
+
+def _order_plan(order: CommunityOrder, ruleset: RuleSet, horizon: date, on: date) -> list[Planned]:
     plan = [Planned(kind=Kind.REPORT, key=f"report:{order.pk}", due_on=order.report_deadline,
                     window_start=order.received_on, window_end=order.report_deadline,
                     office=order.office_id, worker=order.worker_id)]
     if order.reported_on is None:
         return plan
-    stop = open_suspension_start(order)
-    ended = order.ended_on if order.state in (OrderState.TERMINATED, OrderState.TRANSFERRED) else None
-    for p in drug_test_periods(order.reported_on, unsuspended_term_end(order), ruleset, closed_spans(order)):
-        if p.due_on > horizon or (stop and p.due_on >= stop) or (ended and p.window_start > ended):
-            continue
-        plan.append(Planned(kind=Kind.DRUG_TEST, key=f"drug_test:{order.pk}:m{p.offset:02d}", due_on=p.due_on,
-                            window_start=p.window_start, window_end=p.due_on, office=order.office_id,
+    for transfer in order.transfers.all():
+        # Reporting to the new township after a change of execution place (Reg 22).
+        plan.append(Planned(kind=Kind.REPORT, key=f"transfer_report:{transfer.pk}", due_on=transfer.report_by,
+                            window_start=transfer.on, window_end=transfer.report_by, office=transfer.to_office_id,
                             worker=order.worker_id))
+    start, end, spans = order.reported_on, unsuspended_term_end(order), closed_spans(order)
+    tests = drug_test_periods(start, end, ruleset, spans, intervals=test_intervals(order, ruleset, on))
+    plan += _periodic(order, Kind.DRUG_TEST, tests, horizon)
+    for kind, rule in CONTACT_RULES:
+        months = int(ruleset.value(rule))
+        plan += _periodic(order, kind, interval_periods(start, end, (months,), spans), horizon)
     return plan
 
 
 def order_obligations(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]:
-    """Generator ``supervision.orders``: every order's report and drug tests."""
-    orders = CommunityOrder.objects.filter(person=person).prefetch_related("suspensions").order_by("received_on")
-    return [item for order in orders for item in _order_plan(order, ruleset, horizon)]
+    """Generator ``supervision.orders``: every order's report, drug tests, check-ins, home visits and
+    plan reviews (each obligation records the rule-set version that planned it)."""
+    orders = (CommunityOrder.objects.filter(person=person).select_related("person")
+              .prefetch_related("suspensions", "transfers").order_by("received_on"))
+    on = timezone.localdate()
+    return [item for order in orders for item in _order_plan(order, ruleset, horizon, on)]

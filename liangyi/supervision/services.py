@@ -23,13 +23,18 @@ from liangyi.supervision import plans, violations
 from liangyi.supervision.models import (
     Absence,
     CommunityOrder,
+    Contact,
+    ContactKind,
     DrugTest,
+    EndReason,
     Escalation,
+    EscalationReason,
     EscalationState,
     LeaveRequest,
     Method,
     OrderKind,
     OrderState,
+    OrderTransfer,
     PoliceDecision,
     Result,
     Sample,
@@ -45,7 +50,7 @@ def _today() -> date:
 
 
 def _check_may_supervise(actor: User, person: Person) -> None:
-    if not (access.can(actor, "edit", person) and access.sees(actor, GROUP)):
+    if not (access.can(actor, "supervise", person) and access.sees(actor, GROUP)):
         raise DomainError(_("Your role may not record supervision of this person."))
 
 
@@ -68,7 +73,7 @@ def _lock(order: CommunityOrder) -> CommunityOrder:
     return CommunityOrder.objects.select_for_update().select_related("person").get(pk=order.pk)
 
 
-def _set_status(person: Person, status: str, *, actor: User, order: CommunityOrder) -> None:
+def _set_status(person: Person, status: str, *, actor: User | None, order: CommunityOrder) -> None:
     """Move the person's status with the order; a direct write, audited, that bumps the version."""
     old = person.status
     if old == status:
@@ -80,7 +85,7 @@ def _set_status(person: Person, status: str, *, actor: User, order: CommunityOrd
                  summary=_("Status: %(status)s") % {"status": person.get_status_display()})
 
 
-def _sync(order: CommunityOrder, actor: User) -> None:
+def _sync(order: CommunityOrder, actor: User | None) -> None:
     """Re-plan the order's obligations, its whole term at once (a few dozen rows at most)."""
     horizon = _today() + timedelta(days=engine.DEFAULT_HORIZON_DAYS)
     if order.term_ends_on and order.term_ends_on > horizon:
@@ -195,6 +200,7 @@ def test_record(
     *, order: CommunityOrder, tested_on: date, result: str, actor: User, sample: str = "", method: str = "",
     substances: Sequence[str] = (), random: bool = False, collector: User | None = None,
     second_collector: User | None = None, collector_names: str = "", notes: str = "",
+    obligation: Obligation | None = None,
 ) -> DrugTest:
     """Record a drug test: it meets the test obligation due, and a refusal, evasion or positive
     result becomes a violation (a positive one a relapse case for the police)."""
@@ -219,7 +225,7 @@ def test_record(
                      "on": f"{tested_on:%Y-%m-%d}", "result": test.get_result_display()})
     # A refused or evaded test was not taken: its obligation stays open (and overdue) for a retest.
     if result in (Result.NEGATIVE, Result.POSITIVE):
-        engine.fulfil_matching(order.person, "drug_test", tested_on, test, actor)
+        _fulfil(order, "drug_test", tested_on, test, actor, obligation)
     violations.derive(order=order, ruleset=core_rules.current(), on=tested_on, actor=actor)
     return test
 
@@ -371,10 +377,11 @@ def order_resume(*, order: CommunityOrder, on: date, actor: User) -> CommunityOr
 
 
 @transaction.atomic
-def order_complete(*, order: CommunityOrder, on: date, actor: User) -> CommunityOrder:
+def order_complete(*, order: CommunityOrder, on: date, actor: User | None) -> CommunityOrder:
     """Close the order at the end of its term."""
     order = _lock(order)
-    _check_may_supervise(actor, order.person)
+    if actor is not None:  # None: the daily job (supervision.complete_terms), the system itself
+        _check_may_supervise(actor, order.person)
     if order.state != OrderState.ACTIVE:
         raise DomainError(_("Only a running, unsuspended term can be completed."))
     _not_future("on", on)
@@ -413,3 +420,205 @@ def escalation_decide(*, escalation: Escalation, decision: str, decided_on: date
                  summary=_("Police decision on %(reason)s: %(decision)s") % {
                      "reason": escalation.get_reason_display(), "decision": escalation.get_decision_display()})
     return escalation
+
+
+END_STATUS = {EndReason.PRISON_SENTENCE: Status.IMPRISONED, EndReason.DEATH: Status.DECEASED}
+
+
+@transaction.atomic
+def order_terminate(*, order: CommunityOrder, on: date, reason: str, actor: User, notes: str = "") -> CommunityOrder:
+    """End the term early: a prison sentence or a compulsory educational measure (Reg 24), or death.
+
+    Obligations that would open after ``on`` are no longer planned; done ones stay as history.
+    """
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    if not order.is_running:
+        raise DomainError(_("The term is not running: it cannot be terminated."))
+    _choice("reason", reason, EndReason)
+    _not_future("on", on)
+    _not_before("on", on, order.received_on, _("The term cannot end before the decision was received."))
+    open_suspension = order.suspensions.filter(end=None).first()
+    if open_suspension is not None:
+        # Detention or arrest runs into the sentence: the suspension closes on the day the term ends.
+        open_suspension.end = max(on, open_suspension.start)
+        open_suspension.save(update_fields=["end"])
+    order.state, order.ended_on, order.end_reason = OrderState.TERMINATED, on, reason
+    order.save(update_fields=["state", "ended_on", "end_reason", "updated_at"])
+    if order.measure_id:
+        Measure.objects.filter(pk=order.measure_id).update(end_on=on)
+    audit.record(actor, "order.terminated", order, person_id=order.person_id, on=on, reason=reason,
+                 notes=notes.strip()[:300])
+    timeline_add(person=order.person, kind="order.terminated", actor=actor, ref=order, group=GROUP,
+                 summary=_("Term terminated on %(on)s: %(reason)s") % {
+                     "on": f"{on:%Y-%m-%d}", "reason": order.get_end_reason_display()})
+    if reason in END_STATUS:
+        _set_status(order.person, END_STATUS[reason], actor=actor, order=order)
+    _sync(order, actor)
+    return order
+
+
+def _township(code: str, field: str) -> Jurisdiction:
+    place = Jurisdiction.objects.filter(code=township_code(code or "")).first()
+    if place is None or len(place.code) != 9:
+        raise DomainError(errors={field: [_("Enter the code of a township or street (9 digits).")]})
+    return place
+
+
+@transaction.atomic
+def order_transfer(*, order: CommunityOrder, to_township: Jurisdiction | str, on: date, actor: User,
+                   reason: str = "") -> OrderTransfer:
+    """Change of execution place (变更执行地, Reg 22): forward the file to the new township.
+
+    The term runs on with its dates; the person must report to the new township within
+    ``transfer_report_deadline_days``; open obligations move to the new office.
+    """
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    if order.state not in (OrderState.ACTIVE, OrderState.SUSPENDED):
+        raise DomainError(_("Only a running term can move to another township."))
+    target = _township(to_township.code if isinstance(to_township, Jurisdiction) else str(to_township),
+                       "to_township")
+    if target.pk == order.office_id:
+        raise DomainError(errors={"to_township": [_("The person is already supervised by this township.")]})
+    _not_future("on", on)
+    _not_before("on", on, order.reported_on, _("The date is before the person reported."))
+    if order.transfers.filter(reported_on=None).exists():
+        raise DomainError(_("A transfer is still waiting for the person to report to the new township."))
+    days = int(core_rules.current().value("transfer_report_deadline_days"))
+    transfer = OrderTransfer.objects.create(order=order, on=on, from_office_id=order.office_id, to_office=target,
+                                            report_by=on + timedelta(days=days), reason=reason.strip()[:300],
+                                            created_by=actor)
+    person = order.person
+    if not person.jurisdiction_id.startswith(target.code):
+        # The file follows the person: their residence is now in the new township (people's own service,
+        # which checks the actor's reach over the new place).
+        from liangyi.people.services import person_update
+
+        person_update(actor=actor, person=person, data={"residence_jurisdiction": target.code}, via="transfer")
+    order.office, order.worker = target, None
+    order.save(update_fields=["office", "worker", "updated_at"])
+    # Reg 22: a new agreement is signed at the new place (the handover app owns agreements).
+    from liangyi.handover.services import agreement_prepare  # noqa: PLC0415 (handover imports supervision)
+
+    agreement_prepare(order=order, actor=actor, reason="transfer")
+    audit.record(actor, "order.transferred", order, person_id=person.pk, on=on, from_office=transfer.from_office_id,
+                 to_office=target.code, report_by=transfer.report_by)
+    timeline_add(person=person, kind="order.transferred", actor=actor, ref=transfer, group=GROUP,
+                 summary=_("File forwarded to %(to)s on %(on)s; report there by %(by)s") % {
+                     "to": target.name, "on": f"{on:%Y-%m-%d}", "by": f"{transfer.report_by:%Y-%m-%d}"})
+    _sync(order, actor)
+    return transfer
+
+
+@transaction.atomic
+def transfer_receive(*, transfer: OrderTransfer, reported_on: date, actor: User) -> OrderTransfer:
+    """The person reported to the new township after a change of execution place."""
+    transfer = OrderTransfer.objects.select_for_update().select_related("order__person").get(pk=transfer.pk)
+    _check_may_supervise(actor, transfer.order.person)
+    if transfer.reported_on is not None:
+        raise DomainError(_("The person has already reported to the new township."))
+    _not_future("reported_on", reported_on)
+    _not_before("reported_on", reported_on, transfer.on, _("The report cannot come before the file was forwarded."))
+    transfer.reported_on = reported_on
+    transfer.save(update_fields=["reported_on"])
+    order = transfer.order
+    if order.worker_id is None and actor.role in (Role.COMMUNITY_WORKER, Role.SOCIAL_WORKER):
+        CommunityOrder.objects.filter(pk=order.pk).update(worker=actor)
+        order.worker = actor
+    audit.record(actor, "order.transfer_received", transfer, person_id=order.person_id, reported_on=reported_on,
+                 late=reported_on > transfer.report_by)
+    timeline_add(person=order.person, kind="order.transfer_received", actor=actor, ref=transfer, group=GROUP,
+                 summary=_("Reported to %(to)s on %(on)s") % {
+                     "to": transfer.to_office.name, "on": f"{reported_on:%Y-%m-%d}"})
+    report = Obligation.objects.filter(person=order.person, source=plans.SOURCE, key=f"transfer_report:{transfer.pk}",
+                                       done_at=None).first()
+    if report is not None:
+        engine.fulfil(report, by=transfer, on=reported_on, actor=actor)
+    _sync(order, actor)
+    return transfer
+
+
+@transaction.atomic
+def contact_record(*, order: CommunityOrder, kind: str, on: date, actor: User, notes: str = "",
+                   obligation: Obligation | None = None) -> Contact:
+    """A face-to-face check or a home visit; it meets the obligation of its kind due."""
+    order = _lock(order)
+    _check_may_supervise(actor, order.person)
+    _choice("kind", kind, ContactKind)
+    _check_active(order, "on", on)
+    contact = Contact.objects.create(order=order, person=order.person, kind=kind, on=on, notes=notes.strip()[:1000],
+                                     recorded_by=actor)
+    audit.record(actor, f"{kind}.recorded", contact, person_id=order.person_id, on=on)
+    timeline_add(person=order.person, kind=f"{kind}.recorded", actor=actor, ref=contact,
+                 summary=_("%(kind)s on %(on)s") % {"kind": contact.get_kind_display(), "on": f"{on:%Y-%m-%d}"})
+    _fulfil(order, kind, on, contact, actor, obligation)
+    return contact
+
+
+def _fulfil(order: CommunityOrder, kind: str, on: date, by: object, actor: User,
+            obligation: Obligation | None) -> None:
+    """Meet the obligation named (a worklist row clicked), else the one the record matches."""
+    if (obligation is not None and obligation.person_id == order.person_id and obligation.kind == kind
+            and obligation.is_open):
+        engine.fulfil(obligation, by=by, on=on, actor=actor)
+    else:
+        engine.fulfil_matching(order.person, kind, on, by, actor)
+
+
+CONSEQUENCE_RULE = {
+    OrderKind.COMMUNITY_DRUG_REHAB: "missed_report_consequence_community_drug_rehab",
+    OrderKind.COMMUNITY_REHAB: "missed_report_consequence_community_rehab",
+}
+
+
+@transaction.atomic
+def report_missed(*, order: CommunityOrder, today: date, actor: User | None = None) -> Escalation | None:
+    """The report deadline passed without a report: flag the order, record the rule set's
+    consequence, and open a case for the police. Idempotent; returns the case when newly opened."""
+    order = _lock(order)
+    if order.state != OrderState.AWAITING_REPORT or order.report_deadline >= today:
+        return None
+    if order.report_overdue_since is not None:
+        return None
+    ruleset = core_rules.current()
+    overdue_since = order.report_deadline + timedelta(days=1)
+    order.report_overdue_since = overdue_since
+    order.save(update_fields=["report_overdue_since", "updated_at"])
+    rule = ruleset.rule(CONSEQUENCE_RULE[order.kind])
+    consequence = {"rule": CONSEQUENCE_RULE[order.kind], "value": rule.value, "source": rule.source,
+                   "ruleset_version": ruleset.version}
+    audit.record(actor, "order.report_missed", order, person_id=order.person_id, deadline=order.report_deadline,
+                 consequence=consequence["value"])
+    timeline_add(person=order.person, kind="order.report_missed", actor=actor, ref=order, group=GROUP,
+                 summary=_("No report by %(deadline)s: %(consequence)s (%(source)s)") % {
+                     "deadline": f"{order.report_deadline:%Y-%m-%d}", "consequence": consequence_label(rule.value),
+                     "source": rule.source.split(":")[0]})
+    escalation, created = violations.escalation_open(
+        order=order, reason=EscalationReason.MISSED_REPORT, on=today, actor=actor,
+        evidence={"report_deadline": f"{order.report_deadline:%Y-%m-%d}", "consequence": consequence,
+                  "office": order.office_id})
+    return escalation if created else None
+
+
+def consequence_label(value: str) -> str:
+    return {
+        "deemed_refusal": _("deemed refusal of community drug rehab"),
+        "refusal_of_community_rehab": _("refusal of community rehab"),
+    }.get(value, value)
+
+
+@transaction.atomic
+def abstinence_reached(*, order: CommunityOrder, on: date) -> bool:
+    """A completed person whose three-years-without-relapse clock has run out leaves dynamic control
+    (Reg 7): their status becomes ``abstinent_3y``. The system's step; idempotent."""
+    from liangyi.supervision.selectors import abstinence_clock
+
+    person = Person.objects.select_for_update().get(pk=order.person_id)
+    clock = abstinence_clock(person)
+    if person.status != Status.COMPLETED or clock is None or not clock.reached(on):
+        return False
+    audit.record(None, "person.abstinence_reached", person, starts_on=clock.starts_on, reaches_on=clock.reaches_on,
+                 basis=clock.basis)
+    _set_status(person, Status.ABSTINENT_3Y, actor=None, order=order)
+    return True
