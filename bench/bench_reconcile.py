@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_reconcile.py [--persons 300000] [--seed 53] [--profile]
 
-1. builds or reuses the bench province (``province.py``) in PostgreSQL;
+1. builds or reuses the bench province (``province.py``) in PostgreSQL (the database
+   ``BENCH_DATABASE_URL``, default ``liangyi_bench``; set it to keep apart from other benchmarks);
 2. writes a messy police export of about as many rows and its ground truth (``messy_export.py``);
 3. runs ``manage.py reconcile EXPORT --out REPORT`` in a child process, exactly as an
    administrator would (reading + matching + report), measuring its wall time and peak RSS
@@ -47,16 +48,21 @@ ACTIVE = {"isolation", "awaiting_report", "community_drug_rehab", "community_reh
 # ru_maxrss survives exec on Linux (a child forked from this large process would report our size),
 # so the child reports its own high-water mark (VmHWM, reset at exec) on stderr as it exits.
 _HWM = ("import atexit, runpy, sys\n"
+        "import time\n"
         "def _hwm():\n"
         "    kb = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
         "    sys.stderr.write('\\nBENCH_VMHWM_KB ' + kb + '\\n')\n"
+        "    sys.stderr.write('BENCH_CPU_S %.3f\\n' % time.process_time())\n"
         "atexit.register(_hwm)\n"
         "sys.argv = sys.argv[1:]\n"
         "runpy.run_path(sys.argv[0], run_name='__main__')\n")
 
 
+CPU: dict[str, float] = {}  # command name -> process CPU seconds of its last run (time.process_time)
+
+
 def run_child(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB, VmHWM) of that child alone, stdout."""
+    """Wall seconds, peak RSS (MB, VmHWM) of that child alone, stdout; its CPU time goes to ``CPU``."""
     env = {**os.environ, "DATABASE_URL": province.database_url()}
     if command[1:2] != ["-m"]:
         command = [command[0], "-c", _HWM] + command[1:]
@@ -75,6 +81,9 @@ def run_child(command: list[str]) -> tuple[float, float, str]:
         raise SystemExit(f"{command} failed with exit {proc.returncode}")
     marks = [line for line in err.decode(errors="replace").splitlines() if line.startswith("BENCH_VMHWM_KB ")]
     peak = int(marks[-1].split()[1]) / 1024 if marks else usage.ru_maxrss / 1024
+    cpu = [line for line in err.decode(errors="replace").splitlines() if line.startswith("BENCH_CPU_S ")]
+    CPU[command[-1] if "shell" in command else "reconcile"] = (
+        float(cpu[-1].split()[1]) if cpu else usage.ru_utime + usage.ru_stime)
     return seconds, peak, out.decode()
 
 
@@ -199,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     n = args.persons
     print(f"\n== reconcile end to end: {seconds:.2f} s (target < {TARGET_SECONDS:.0f} s); floor, SQL exact join: "
           f"{floor_seconds:.2f} s ({floor_matches} rows joined); ratio {seconds / floor_seconds:.1f}x")
+    print(f"   CPU time of the reconcile process (time.process_time): {CPU['reconcile']:.2f} s "
+          f"(a bare Django process: {CPU['pass']:.2f} s); load average {os.getloadavg()[0]:.2f}")
     print(f"   peak RSS of the reconcile process: {rss:.0f} MB (a bare Django process: {startup_rss:.0f} MB)")
     print(f"   engine counts: {summary}")
     print(f"\n{'category':<24}{'expected':>10}{'reported':>10}{'correct':>10}{'precision':>11}{'recall':>9}")
@@ -217,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         figure("exact_match_recall", exact_recall, "ratio", "all_exact_rows", 1.0, "= 1.0", n),
         figure("recovered_rate", recovered, "ratio", "all_recoverable_rows", 1.0, ">= 0.99", n),
         figure("false_matches", result["false_matches"], "rows", "none", 0, "= 0", n),
+        figure("reconcile_cpu_seconds", CPU["reconcile"], "s", "sql_exact_join_seconds", floor_seconds, "< 15 s", n),
         figure("peak_rss_mb", rss, "MB", "django_process_rss_mb", startup_rss, "bounded (streamed reading)", n),
     ]
     for category, c in result["per_category"].items():

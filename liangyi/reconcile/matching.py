@@ -39,15 +39,14 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date
-from functools import lru_cache
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache, lru_cache
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from liangyi.core import idnumber
-from liangyi.people import services
+from liangyi.core import crypto, idnumber
 from liangyi.people.models import ACTIVE_STATUSES, STATUS_LABELS_ZH, Person, Status
 
 from .reading import PoliceRow
@@ -81,13 +80,16 @@ GENDERS = {"男": "M", "女": "F", "M": "M", "F": "F", "MALE": "M", "FEMALE": "F
 MAX_CANDIDATES_SHOWN = 5
 _FLOAT_TEXT = re.compile(r"^(\d)(?:\.(\d+))?E\+?(\d+)$")
 _NAME_NOISE = re.compile(r"[\s·•．.]+")
+_ALL_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+_PLAIN_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
+_EXCEL_EPOCH = date(1899, 12, 30)
 
 
 # --- the registry index ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Entry:
+@dataclass(slots=True, eq=False)
+class Entry:  # one per registered person; compared and hashed by identity
     pk: str
     id_hash: str
     masked: str
@@ -98,19 +100,19 @@ class Entry:
     status: str
 
 
-@dataclass
 class Index:
-    by_hash: dict[str, Entry] = field(default_factory=dict)
-    by_birth_gender: dict[tuple[date, str], list[Entry]] = field(default_factory=lambda: defaultdict(list))
-    by_name: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    """The registry by keyed hash (and, built on first use, by birth date and gender, and by name)."""
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, Entry] = {}
+        self._by_birth_gender: dict[tuple[date, str], list[Entry]] | None = None
+        self._by_name: dict[str, list[Entry]] | None = None
+        self.hash = _hasher()
 
     @classmethod
     def build(cls, entries: Iterable[Entry]) -> Index:
         index = cls()
-        for entry in entries:
-            index.by_hash[entry.id_hash] = entry
-            index.by_birth_gender[(entry.birth_date, entry.gender)].append(entry)
-            index.by_name[name_key(entry.name)].append(entry)
+        index.by_hash = {entry.id_hash: entry for entry in entries}
         return index
 
     @classmethod
@@ -118,16 +120,56 @@ class Index:
         """The whole registry, read once (values only: nothing is decrypted)."""
         rows = Person.objects.order_by().values_list(
             "pk", "id_number_hash", "id_number_masked", "name", "birth_date", "gender", "jurisdiction_id", "status")
-        return cls.build(Entry(str(pk), h, m, n, b, g, j, s) for pk, h, m, n, b, g, j, s in rows.iterator(5000))
+        return cls.build(Entry(str(pk), h, m, n, b, g, j, s) for pk, h, m, n, b, g, j, s in rows.iterator(10000))
+
+    @property
+    def by_birth_gender(self) -> dict[tuple[date, str], list[Entry]]:
+        if self._by_birth_gender is None:
+            groups: dict[tuple[date, str], list[Entry]] = defaultdict(list)
+            for entry in self.by_hash.values():
+                groups[(entry.birth_date, entry.gender)].append(entry)
+            self._by_birth_gender = dict(groups)
+        return self._by_birth_gender
+
+    @property
+    def by_name(self) -> dict[str, list[Entry]]:
+        if self._by_name is None:
+            groups: dict[str, list[Entry]] = defaultdict(list)
+            for entry in self.by_hash.values():
+                groups[name_key(entry.name)].append(entry)
+            self._by_name = dict(groups)
+        return self._by_name
 
     def __len__(self) -> int:
         return len(self.by_hash)
 
 
+def _hasher() -> Callable[[str], str]:
+    """``crypto.lookup_hash`` without re-keying the HMAC for every number (a keyed copy per call,
+    ~3x faster); checked against ``crypto.lookup_hash`` once, falling back to it if they differ."""
+    try:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives import hmac as crypto_hmac
+
+        keyed = crypto_hmac.HMAC(crypto._subkey("lookup", 32), hashes.SM3())
+
+        def fast(value: str) -> str:
+            mac = keyed.copy()
+            mac.update(value.encode("utf-8"))
+            return mac.finalize().hex()
+
+        probe = "110105194912310029"
+        if fast(probe) == crypto.lookup_hash(probe):
+            return fast
+    except Exception:  # noqa: BLE001,S110 - any surprise: the plain function is always right
+        pass
+    return crypto.lookup_hash
+
+
 # --- findings ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     category: str
     police_row: int | None
@@ -176,8 +218,13 @@ def name_agreement(registry: str, police: str) -> str | None:
         return None
     if a == b:
         return "same"
-    if simplified(a) == simplified(b):
+    sa, sb = simplified(a), simplified(b)
+    if sa == sb:
         return "traditional"
+    # Each Han character reads as one syllable, so two all-Han names of different lengths cannot
+    # sound alike: skip pypinyin (the costly part) for them.
+    if len(sa) != len(sb) and _ALL_HAN.fullmatch(sa) and _ALL_HAN.fullmatch(sb):
+        return None
     if _pinyin(a) == _pinyin(b):
         return "pinyin"
     return None
@@ -198,6 +245,8 @@ def police_birth(row: PoliceRow) -> date | None:
     text = text.split(" ")[0].split("T")[0].replace("/", "-").replace(".", "-")
     if re.fullmatch(r"\d{8}", text):
         text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    elif re.fullmatch(r"\d{1,5}(?:\.0+)?", text):  # an Excel serial day number (1 = 1900-01-01)
+        return _EXCEL_EPOCH + timedelta(days=int(text.split(".")[0]))
     try:
         y, m, d = (int(p) for p in text.split("-"))
         return date(y, m, d)
@@ -205,6 +254,7 @@ def police_birth(row: PoliceRow) -> date | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def police_status(text: str) -> str | None:
     text = unicodedata.normalize("NFKC", text or "").strip()
     if text in POLICE_STATUS:
@@ -243,13 +293,13 @@ def _excel_float(raw: Any) -> tuple[int, int] | None:
     return int(lead + frac) * 10 ** (exp - len(frac)), 10 ** (exp - len(frac))
 
 
-def registry_number_from_masked(entry: Entry) -> str | None:
+def registry_number_from_masked(entry: Entry, hash_: Callable[[str], str] = crypto.lookup_hash) -> str | None:
     """The full number rebuilt from the masked form (first 6, last 4) and the birth date, if it
     hashes to the person's keyed hash; None otherwise. Used only for the few Excel-float candidates."""
     if len(entry.masked) != 18:
         return None
     number = f"{entry.masked[:6]}{entry.birth_date:%Y%m%d}{entry.masked[-4:]}"
-    return number if services.id_hash(number) == entry.id_hash else None
+    return number if hash_(number) == entry.id_hash else None
 
 
 # --- candidate corrections ---------------------------------------------------------------------
@@ -288,10 +338,11 @@ def _corrections(text: str) -> list[tuple[str, tuple]]:
         if text[i] == text[i + 1]:
             continue
         swapped = text[:i] + text[i + 1] + text[i] + text[i + 2:]
-        if swapped[:17].isdigit() and idnumber.check_character(swapped[:17]) == swapped[17]:
+        if swapped[:17].isdigit() and _check_character(swapped[:17]) == swapped[17]:
             found.setdefault(swapped, ("swap", i + 1))
     found.pop(text, None)
-    return sorted((number, change) for number, change in found.items() if idnumber.is_valid(number))
+    return sorted((number, change) for number, change in found.items()
+                  if (_plain_valid(number) if _PLAIN_NUMBER.fullmatch(number) else idnumber.is_valid(number)))
 
 
 # --- comparing ---------------------------------------------------------------------------------
@@ -341,18 +392,40 @@ def _name_candidates(index: Index, row: PoliceRow, number: str | None = None) ->
         except (ValueError, IndexError):
             pass
     name = row.get("name")
+    key = name_key(name)
     found: set[Entry] = set()
+    if not key:
+        return []
+    keys = {key, simplified(name)}
     if birth is not None:
-        for g in ([gender] if gender else ["M", "F"]):
-            found.update(e for e in index.by_birth_gender.get((birth, g), ())
-                         if name_agreement(e.name, name) is not None)
-    if name_key(name):
-        for key in {name_key(name), simplified(name)}:
-            found.update(e for e in index.by_name.get(key, ()) if birth is None or e.birth_date == birth)
+        for g in ("M", "F"):
+            for e in index.by_birth_gender.get((birth, g), ()):
+                e_key = name_key(e.name)
+                if e_key in keys or ((not gender or g == gender) and _may_sound_alike(e_key, key)
+                                     and name_agreement(e.name, name) is not None):
+                    found.add(e)
+    else:  # the same name, any birth date (the name index is built only for this)
+        for k in keys:
+            found.update(index.by_name.get(k, ()))
     return list(found)
 
 
-@dataclass
+@cache  # bounded by the distinct characters met
+def _readings(char: str) -> frozenset[str]:
+    from pypinyin import Style, pinyin
+
+    return frozenset(pinyin(char, style=Style.TONE3, heteronym=True)[0])
+
+
+def _may_sound_alike(a: str, b: str) -> bool:
+    """A cheap screen before pypinyin on whole names, used only to list candidates: two all-Han
+    names can read alike only if they are as long and each pair of characters shares a reading."""
+    if a == b or not (_ALL_HAN.fullmatch(a) and _ALL_HAN.fullmatch(b)):
+        return True
+    return len(a) == len(b) and all(_readings(x) & _readings(y) for x, y in zip(a, b, strict=True))
+
+
+@dataclass(slots=True)
 class _Resolution:
     entry: Entry | None = None
     number: str = ""  # the registry number when known
@@ -361,8 +434,41 @@ class _Resolution:
     key: str = ""  # duplicate key: person pk, or a valid unregistered number
 
 
+_BIRTHS: dict[str, bool] = {}
+
+
+def _check_character(first17: str) -> str:
+    """``idnumber.check_character`` in one C call. The weights are 2**(17-i) mod 11 and 13 ≡ 2
+    (mod 11), so the weighted sum is ≡ 2 × (the digits read in base 13) (mod 11)."""
+    return idnumber.CHECK_CHARS[2 * int(first17, 13) % 11]
+
+
+def _plain_valid(text: str) -> bool:
+    """``idnumber.is_valid`` for a clean 18-character number (``_PLAIN_NUMBER``), without its
+    normalising and exceptions: the same checks (province 11–82, a real birth date from 1880 to
+    today, the check character). The tests hold the two equal."""
+    if not 11 <= int(text[:2]) <= 82:
+        return False
+    digits = text[6:14]
+    ok = _BIRTHS.get(digits)
+    if ok is None:
+        try:
+            born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            born = None
+        ok = born is not None and born.year >= 1880 and born <= date.today()
+        if (ok or born is None) and len(_BIRTHS) < 100_000:  # a future date may become valid: not cached
+            _BIRTHS[digits] = ok
+    return ok and _check_character(text[:17]) == text[17]
+
+
 def _resolve(index: Index, row: PoliceRow) -> _Resolution:
     raw = row.values.get("id_number", "")
+    if type(raw) is str and _PLAIN_NUMBER.fullmatch(raw) and _plain_valid(raw):
+        # The common case, with the same outcome as the full path below when the number is registered.
+        entry = index.by_hash.get(index.hash(raw))
+        if entry is not None:
+            return _Resolution(entry=entry, number=raw, key=entry.pk)
     raw_text = row.get("id_number")
     text = idnumber.normalise(raw)
 
@@ -380,14 +486,14 @@ def _resolve(index: Index, row: PoliceRow) -> _Resolution:
     except idnumber.IdNumberError as exc:
         parsed, error = None, exc
     if parsed is not None and not parsed.converted_from_legacy:
-        entry = index.by_hash.get(services.id_hash(parsed.number))
+        entry = index.by_hash.get(index.hash(parsed.number))
         if entry is not None:
             return _Resolution(entry=entry, number=parsed.number, key=entry.pk)
         return unmatched(MISSING_IN_REGISTRY, _with_candidates(
             _("No registered person has this ID number."), _name_candidates(index, row, parsed.number)),
             key=parsed.number)
     if parsed is not None:  # a 15-digit legacy number
-        entry = index.by_hash.get(services.id_hash(parsed.number))
+        entry = index.by_hash.get(index.hash(parsed.number))
         how = _("15-digit number upgraded to %(number)s") % {"number": parsed.number}
         if entry is None:
             return unmatched(MISSING_IN_REGISTRY, _with_candidates(
@@ -405,7 +511,7 @@ def _resolve(index: Index, row: PoliceRow) -> _Resolution:
     options = _corrections(text)
     hits: dict[str, tuple[Entry, str, str]] = {}
     for number, change in options:
-        entry = index.by_hash.get(services.id_hash(number))
+        entry = index.by_hash.get(index.hash(number))
         if entry is not None and entry.pk not in hits:
             hits[entry.pk] = (entry, number, _how(*change))
     if not hits:
@@ -437,10 +543,10 @@ def _resolve_float(index: Index, row: PoliceRow, float_value: tuple[int, int],
             _name_candidates(index, row)))
     pool = []
     for entry in index.by_birth_gender.get((birth, gender), ()):
-        if name_agreement(entry.name, name) is None:
+        number = registry_number_from_masked(entry, index.hash)  # the cheap test first
+        if number is None or not number.isdigit() or not value - unit // 2 <= int(number) < value + unit:
             continue
-        number = registry_number_from_masked(entry)
-        if number is not None and number.isdigit() and value - unit // 2 <= int(number) < value + unit:
+        if name_agreement(entry.name, name) is not None:
             pool.append((entry, number))
     if not pool:
         return unmatched(INVALID_ROW, _with_candidates(
@@ -464,6 +570,15 @@ def _resolve_float(index: Index, row: PoliceRow, float_value: tuple[int, int],
 def _compare_found(row: PoliceRow, res: _Resolution) -> list[Finding]:
     entry = res.entry
     assert entry is not None
+    if not res.how:  # the common case first: everything agrees (the same tests as below, inlined)
+        values = row.values
+        name, status, place = values.get("name", ""), values.get("status", ""), values.get("jurisdiction", "")
+        if ((not name or name == entry.name)
+                and (not status or ((mapped := police_status(status)) is not None
+                                    and status_agrees(entry.status, mapped)))
+                and (not place or place_agrees(entry.jurisdiction, place))
+                and type(status) is str and type(place) is str and status == status.strip() and place == place.strip()):
+            return [Finding(MATCHED, row.row, res.number, person_id=entry.pk)]
 
     def finding(category: str, **kw: Any) -> Finding:
         return Finding(category, row.row, res.number, person_id=entry.pk, **kw)
@@ -472,7 +587,11 @@ def _compare_found(row: PoliceRow, res: _Resolution) -> list[Finding]:
     if res.how:
         out.append(finding(MATCHED_CORRECTED_ID, field="id_number", registry_value=res.number,
                            police_value=row.get("id_number"), detail=res.how))
-    agreement = name_agreement(entry.name, row.get("name")) if name_key(row.get("name")) else "same"
+    police_name = row.get("name")
+    if police_name == entry.name or not police_name:
+        agreement: str | None = "same"
+    else:
+        agreement = name_agreement(entry.name, police_name) if name_key(police_name) else "same"
     if agreement in (None, "pinyin"):
         out.append(finding(NAME_MISMATCH, field="name", registry_value=entry.name, police_value=row.get("name"),
                            detail=_("The names sound alike but are written differently.") if agreement
@@ -498,35 +617,71 @@ def _compare_found(row: PoliceRow, res: _Resolution) -> list[Finding]:
     return out
 
 
+_CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
+
+
+def _in_order(findings: list[Finding]) -> list[Finding]:
+    if len(findings) > 1:
+        findings.sort(key=lambda f: (_CATEGORY_ORDER[f.category], f.field))
+    return findings
+
+
+class Comparison:
+    """The comparison of one export, a row at a time (rows are not kept; only which person or
+    number each earlier row named, for duplicates).
+
+    ``row(row)`` gives that row's findings in report order (``CATEGORIES`` order); after the last
+    row, ``missing_in_police()`` gives the registered persons no row named.
+    """
+
+    def __init__(self, index: Index, *, scope: str = ""):
+        self.index = index
+        self.scope = scope
+        self.first_row: dict[str, int] = {}
+
+    def row(self, row: PoliceRow) -> list[Finding]:
+        raw = row.values.get("id_number", "")
+        if type(raw) is str and _PLAIN_NUMBER.fullmatch(raw) and _plain_valid(raw):
+            # the common case inlined (the same outcome as _resolve's first branch, then the rest)
+            entry = self.index.by_hash.get(self.index.hash(raw))
+            if entry is not None and entry.pk not in self.first_row:
+                self.first_row[entry.pk] = row.row
+                return _in_order(_compare_found(row, _Resolution(entry=entry, number=raw, key=entry.pk)))
+        res = _resolve(self.index, row)
+        first_row = self.first_row
+        if res.key and res.key in first_row:
+            return [Finding(DUPLICATE_IN_POLICE, row.row, res.number or row.get("id_number"),
+                            person_id=res.entry.pk if res.entry else "", police_value=row.get("name"),
+                            detail=_("The same person as in row %(row)d.") % {"row": first_row[res.key]})]
+        if res.key:
+            first_row[res.key] = row.row
+        if res.unmatched is not None:
+            return [res.unmatched]
+        return _in_order(_compare_found(row, res))
+
+    def missing_in_police(self) -> list[Finding]:
+        found = self.first_row
+        active = {str(s) for s in ACTIVE_STATUSES}
+        findings = []
+        for entry in self.index.by_hash.values():
+            if entry.status in active and entry.pk not in found and entry.jurisdiction.startswith(self.scope):
+                number = registry_number_from_masked(entry, self.index.hash)
+                findings.append(Finding(
+                    MISSING_IN_POLICE, None, number or "", person_id=entry.pk, field="status",
+                    registry_value=entry.status, registry_number_known=number is not None,
+                    detail=_("%(name)s, %(status)s in %(place)s: not in the police export.") % {
+                        "name": entry.name, "status": STATUS_LABELS_ZH.get(entry.status, entry.status),
+                        "place": entry.jurisdiction}))
+        return findings
+
+
 def compare(index: Index, rows: Iterable[PoliceRow], *, scope: str = "") -> list[Finding]:
-    """Every finding of the export against the registry (unordered; the report sorts them).
+    """Every finding of the export against the registry, rows in order, then ``missing_in_police``.
 
     ``scope`` (a jurisdiction code) limits ``missing_in_police`` to the registry persons inside it,
     for an export that covers one county, say.
     """
-    findings: list[Finding] = []
-    first_row: dict[str, int] = {}
-    for row in rows:
-        res = _resolve(index, row)
-        if res.key and res.key in first_row:
-            findings.append(Finding(DUPLICATE_IN_POLICE, row.row, res.number or row.get("id_number"),
-                                    person_id=res.entry.pk if res.entry else "", police_value=row.get("name"),
-                                    detail=_("The same person as in row %(row)d.") % {"row": first_row[res.key]}))
-            continue
-        if res.key:
-            first_row[res.key] = row.row
-        if res.unmatched is not None:
-            findings.append(res.unmatched)
-        else:
-            findings.extend(_compare_found(row, res))
-    found = set(first_row)
-    active = {str(s) for s in ACTIVE_STATUSES}
-    for entry in index.by_hash.values():
-        if entry.status in active and entry.pk not in found and entry.jurisdiction.startswith(scope):
-            number = registry_number_from_masked(entry)
-            findings.append(Finding(MISSING_IN_POLICE, None, number or "", person_id=entry.pk, field="status",
-                                    registry_value=entry.status, registry_number_known=number is not None,
-                                    detail=_("%(name)s, %(status)s in %(place)s: not in the police export.") % {
-                                        "name": entry.name, "status": STATUS_LABELS_ZH.get(entry.status, entry.status),
-                                        "place": entry.jurisdiction}))
+    comparison = Comparison(index, scope=scope)
+    findings = [f for row in rows for f in comparison.row(row)]
+    findings.extend(comparison.missing_in_police())
     return findings

@@ -54,6 +54,9 @@ class ReconcileRun(models.Model):
     rows_total = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # The last sign of life of the comparison (set as it starts and with every progress update): a
+    # run queued or running whose heartbeat is older than services.STALE_AFTER was stopped.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

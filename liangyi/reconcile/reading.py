@@ -1,9 +1,13 @@
 """Reading a police dynamic-control export (INTERFACES.md, "Police dynamic-control export").
 
 The file is a CSV (GB18030, or UTF-8 with or without BOM) or an XLSX workbook (its first sheet).
-Sniffing, decoding and the whole-file check are the person importer's (``people.importer``):
-the file is decoded and parsed through once before any row is handed out, so a bad byte at row
-90 000 refuses the whole file and nothing is written.
+It is read once, as a stream (``open_export``): the header is checked first, then rows are handed
+out one at a time and never held together. The encoding is decided from the first megabyte (the
+header is Chinese, so UTF-8 and GB18030 tell themselves apart there); a bad byte or a broken
+quote further on raises ``ReconcileFileError`` part-way through, and the callers (``report.run``,
+``services.run_execute``) then throw away what they had written, so a bad byte at row 90 000
+still refuses the whole file and leaves nothing behind. ``read_export`` reads a whole (small)
+export into memory, for tests and tools.
 
 Row numbers: ``police_row`` is the 1-based data row of the export, the header not counted. Blank
 lines (or empty spreadsheet rows) after the header are skipped but *counted*, so that
@@ -21,17 +25,21 @@ missing), a wrong encoding, a damaged workbook, a missing or repeated required c
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import csv
+import io
 import os
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-
-from liangyi.people import importer
 
 # field -> default header of the export
 DEFAULT_COLUMNS = {
@@ -58,7 +66,7 @@ class ReconcileFileError(Exception):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PoliceRow:
     row: int  # 1-based data row, header not counted, blank lines counted
     values: dict[str, Any]  # field -> cell: text (stripped), or a float for an Excel number in 公民身份号码
@@ -75,7 +83,9 @@ class Export:
     encoding: str  # "utf-8-sig" | "utf-8" | "gb18030" | "" (XLSX)
     headers: dict[str, str]  # field -> header as the file spells it
     ignored_columns: list[str] = field(default_factory=list)
-    rows: list[PoliceRow] = field(default_factory=list)
+    rows: list[PoliceRow] = field(default_factory=list)  # only filled by ``read_export``
+    row_count: int = 0  # data rows handed out so far (blank ones not counted)
+    size: int = 0  # bytes of the file, for progress
 
 
 def columns() -> dict[str, str]:
@@ -148,52 +158,208 @@ def _map_header(cells: list[Any], wanted: dict[str, str]) -> tuple[dict[str, int
 
 
 def read_export(source: str | os.PathLike[str] | IO[bytes], *, file_name: str = "") -> Export:
-    """Read and check the whole export; returns its rows. Raises ReconcileFileError."""
-    path = Path(source) if isinstance(source, str | os.PathLike) else None
-    if path is not None:
-        file_name = file_name or path.name
+    """Read and check the whole export into memory (small files: tests, tools). Raises ReconcileFileError."""
+    with open_export(source, file_name=file_name) as reader:
+        reader.export.rows = list(reader)
+        return reader.export
+
+
+def open_export(source: str | os.PathLike[str] | IO[bytes], *, file_name: str = "") -> ExportReader:
+    """A reader over the export, for ``with``: the header is checked on entry, rows come by iterating.
+
+    Raises ReconcileFileError on entry (no header, missing column, ...) or while iterating (a bad byte,
+    a broken quote, no data rows at all: raised after the last row).
+    """
+    return ExportReader(source, file_name=file_name)
+
+
+SNIFF_BYTES = 1 << 20
+_NOT_BINARY = _("The file contains binary data, so it is not a CSV or Excel file. Export the list again from the "
+                "police system as CSV or .xlsx.")
+
+
+class ExportReader:
+    def __init__(self, source: str | os.PathLike[str] | IO[bytes], *, file_name: str = ""):
+        self._source = source
+        self._file_name = file_name
+        self._fh: IO[bytes] | None = None
+        self._own = False
+        self._rows: Iterator[tuple[int, list[Any]]] | None = None
+        self._close: list[Any] = []
+        self.export: Export  # set on entry
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def __enter__(self) -> ExportReader:
+        source = self._source
+        if isinstance(source, str | os.PathLike):
+            path = Path(source)
+            self._file_name = self._file_name or path.name
+            try:
+                self._fh = path.open("rb")
+            except OSError as exc:
+                raise ReconcileFileError(_("Cannot open %(path)s: %(error)s.") % {"path": path,
+                                                                                   "error": exc.strerror}) from None
+            self._own = True
+        else:
+            self._fh = source
+            self._file_name = self._file_name or getattr(source, "name", "") or ""
         try:
-            fh = path.open("rb")
-        except OSError as exc:
-            raise ReconcileFileError(_("Cannot open %(path)s: %(error)s.") % {"path": path, "error": exc.strerror}) \
-                from None
-        with fh:
-            return _read(fh, file_name)
-    return _read(source, file_name or getattr(source, "name", "") or "")  # type: ignore[arg-type]
+            self._open()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        for closing in reversed(self._close):
+            with contextlib.suppress(Exception):  # closing a reader must not hide the real error
+                closing()
+        self._close.clear()
+        if self._own and self._fh is not None:
+            self._fh.close()
 
-def _read(fh: IO[bytes], file_name: str) -> Export:
-    head = fh.read(8)
-    fh.seek(0)
-    if not head:
-        raise ReconcileFileError(_("The file is empty (0 bytes). Export the dynamic-control list again from the "
-                                   "police system: a header row, then one row per person."))
-    wanted = columns()
-    try:
-        table = importer._Table(fh)  # sniffs CSV / XLSX and checks the whole file; raises ImportFileError
-        export: Export | None = None
-        index: dict[str, int] = {}
-        data_row = 0
-        for _number, cells in table.rows():
-            if export is None:
-                if _blank(cells):
-                    continue  # blank lines above the header
-                index, headers, ignored = _map_header(cells, wanted)
-                export = Export(file_name=file_name, file_format=table.format, encoding=table.encoding,
-                                headers=headers, ignored_columns=ignored)
-                continue
-            data_row += 1
+    def _open(self) -> None:
+        fh = self._fh
+        assert fh is not None
+        head = fh.read(SNIFF_BYTES)
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(0)
+        if not head:
+            raise ReconcileFileError(_("The file is empty (0 bytes). Export the dynamic-control list again from the "
+                                       "police system: a header row, then one row per person."))
+        if head.startswith(b"PK\x03\x04"):
+            file_format, encoding = "xlsx", ""
+            rows = self._xlsx_rows(fh)
+        elif head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise ReconcileFileError(_("This is an old Excel file (.xls). Save it as an Excel workbook (.xlsx) or as "
+                                       "“CSV UTF-8” and compare that."))
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise ReconcileFileError(_("This file is UTF-16 text. Save it from the spreadsheet program as “CSV UTF-8” "
+                                       "or as an Excel workbook (.xlsx)."))
+        else:
+            file_format, encoding = "csv", self._sniff(head, size)
+            rows = self._csv_rows(fh, encoding, head)
+        wanted = columns()
+        for _number, cells in rows:
             if _blank(cells):
-                continue  # counted, not reported
-            values = {name: _cell(name, cells[i] if i < len(cells) else None) for name, i in index.items()}
-            export.rows.append(PoliceRow(row=data_row, values=values))
-    except importer.ImportFileError as exc:
-        raise ReconcileFileError(exc.message) from None
-    if export is None:
-        raise ReconcileFileError(_("The file contains only blank lines: it is empty. Export the dynamic-control "
-                                   "list again from the police system."))
-    if not export.rows:
-        raise ReconcileFileError(_("The file has a header row but no data rows. Comparing it would report every "
-                                   "registered person as missing from the police list; export the list again with "
-                                   "its rows."))
-    return export
+                continue  # blank lines above the header
+            self._index, headers, ignored = _map_header(cells, wanted)
+            break
+        else:
+            raise ReconcileFileError(_("The file contains only blank lines: it is empty. Export the "
+                                       "dynamic-control list again from the police system."))
+        self._rows = rows
+        self.export = Export(file_name=self._file_name, file_format=file_format, encoding=encoding,
+                             headers=headers, ignored_columns=ignored, size=size)
+
+    @staticmethod
+    def _sniff(head: bytes, size: int) -> str:
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        whole = size <= len(head)
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                codecs.getincrementaldecoder(encoding)().decode(head, final=whole)
+            except UnicodeDecodeError:
+                continue
+            return encoding
+        raise ReconcileFileError(_("The file is neither UTF-8 nor GB18030 text, so it is not a CSV file this "
+                                   "comparison can read. Save it from the spreadsheet program as “CSV UTF-8” or as "
+                                   "an Excel workbook (.xlsx)."))
+
+    def _csv_rows(self, fh: IO[bytes], encoding: str, head: bytes) -> Iterator[tuple[int, list[Any]]]:
+        first = head[:64 * 1024].decode(encoding, errors="ignore").split("\n", 1)[0]
+        delimiter = "\t" if "\t" in first and "," not in first else (";" if ";" in first and "," not in first else ",")
+        text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")  # type: ignore[arg-type]
+        self._close.append(text.detach)
+
+        def lines() -> Iterator[str]:
+            for line in text:
+                if "\x00" in line:
+                    raise ReconcileFileError(_NOT_BINARY)
+                yield line
+
+        try:
+            yield from enumerate(csv.reader(lines(), delimiter=delimiter), start=1)
+        except UnicodeDecodeError as exc:
+            raise ReconcileFileError(
+                (_("The file is not valid UTF-8 text further on. Save it again from the spreadsheet program as "
+                   "“CSV UTF-8”.") if encoding.startswith("utf-8") else
+                 _("The file is neither UTF-8 nor GB18030 text, so it is not a CSV file this comparison can read. "
+                   "Save it from the spreadsheet program as “CSV UTF-8” or as an Excel workbook (.xlsx).")) + " "
+                + _("(bytes that cannot be decoded: %(bytes)s)") % {"bytes": exc.object[exc.start:exc.end][:8].hex()}
+            ) from None
+        except csv.Error as exc:
+            raise ReconcileFileError(_("The file is not a well-formed CSV file (%(error)s). Save it again from the "
+                                       "spreadsheet program as “CSV UTF-8”.") % {"error": exc}) from None
+
+    def _xlsx_rows(self, fh: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
+        from openpyxl import load_workbook
+
+        damaged = _("The file looks like an Excel workbook but cannot be read. Open it in the spreadsheet program, "
+                    "save it as .xlsx again and compare that.")
+        try:
+            book = load_workbook(fh, read_only=True, data_only=True)
+        except Exception:
+            # openpyxl raises zipfile, XML and key errors alike for a damaged or foreign file.
+            raise ReconcileFileError(damaged) from None
+        self._close.append(book.close)
+        try:
+            sheet = book.worksheets[0]
+        except IndexError:
+            raise ReconcileFileError(damaged) from None
+        sheet.reset_dimensions()  # type: ignore[union-attr]  # the stored dimension is often wrong
+        rows = sheet.iter_rows(values_only=True)
+        number = 0
+        while True:
+            try:
+                cells = next(rows)
+            except StopIteration:
+                return
+            except Exception:
+                raise ReconcileFileError(damaged) from None
+            number += 1  # read-only mode yields an empty row for every missing one
+            yield number, list(cells)
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def position(self) -> int:
+        """Bytes of the file read so far (for progress; the reader reads ahead by a chunk)."""
+        try:
+            return self._fh.tell() if self._fh is not None else 0
+        except (OSError, ValueError):
+            return 0
+
+    def __iter__(self) -> Iterator[PoliceRow]:
+        assert self._rows is not None, "use open_export(...) in a with statement"
+        export = self.export
+        names = tuple(self._index)
+        positions = tuple(self._index.values())
+        width = max(positions) + 1
+        pick = itemgetter(*positions) if len(positions) > 1 else (lambda cells: (cells[positions[0]],))
+        csv_format = export.file_format == "csv"
+        data_row = 0
+        for _number, cells in self._rows:
+            data_row += 1
+            if csv_format:
+                if not any(c.strip() for c in cells):
+                    continue  # a blank line: counted, not reported
+                if len(cells) >= width:
+                    values = dict(zip(names, map(str.strip, pick(cells)), strict=True))
+                else:
+                    n = len(cells)
+                    values = {name: cells[i].strip() if i < n else "" for name, i in zip(names, positions, strict=True)}
+            else:
+                if _blank(cells):
+                    continue
+                n = len(cells)
+                values = {name: _cell(name, cells[i] if i < n else None) for name, i in zip(names, positions,
+                                                                                           strict=True)}
+            export.row_count += 1
+            yield PoliceRow(data_row, values)
+        if not export.row_count:
+            raise ReconcileFileError(_("The file has a header row but no data rows. Comparing it would report every "
+                                       "registered person as missing from the police list; export the list again "
+                                       "with its rows."))

@@ -1,9 +1,11 @@
 """The reconciliation run and its report (INTERFACES.md, "Reconciliation report").
 
-``run`` reads the whole export first (a file that cannot be read raises ``ReconcileFileError``
-before anything is written), builds the registry index once, compares, and writes the report:
-CSV in UTF-8 with BOM, readable by its owner only (mode 0o600), written to a temporary file
-beside the target and renamed into place, so a failed run never leaves half a report.
+``run`` checks the export's header (a file that cannot be read raises ``ReconcileFileError``),
+builds the registry index once, then streams: each row is read, compared and its findings written
+to the report before the next row is read, so memory holds the index, not the export or the
+report. The report is CSV in UTF-8 with BOM, readable by its owner only (mode 0o600), written to a
+temporary file beside the target and renamed into place only at the end, so a file found bad at
+row 90 000 (or a failed run) never leaves half a report, nor an audit entry.
 
 The order is fixed, so the same export against the same registry gives a byte-identical file:
 rows of the export in ``police_row`` order (within a row, in the order of ``CATEGORIES``), then
@@ -29,7 +31,7 @@ from liangyi.people.models import Person
 
 from . import matching
 from .matching import CATEGORIES, Finding
-from .reading import Export, read_export
+from .reading import Export, open_export
 
 HEADER = ("category", "police_row", "id_number", "person_id", "field", "registry_value", "police_value", "detail")
 FILE_MODE = 0o600
@@ -39,7 +41,7 @@ _ORDER = {c: i for i, c in enumerate(CATEGORIES)}
 @dataclass
 class Result:
     export: Export
-    findings: list[Finding]
+    findings: list[Finding]  # empty unless run(..., keep_findings=True)
     counts: dict[str, int]
     registry_size: int
 
@@ -69,50 +71,98 @@ def fill_registry_numbers(findings: list[Finding], chunk: int = 2000) -> None:
             f.registry_number_known = True
 
 
+def _row(f: Finding) -> tuple:
+    return (f.category, "" if f.police_row is None else f.police_row, f.id_number, f.person_id, f.field,
+            f.registry_value, f.police_value, f.detail)
+
+
 def render(findings: list[Finding]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
-    for f in sorted(findings, key=sort_key):
-        writer.writerow((f.category, "" if f.police_row is None else f.police_row, f.id_number, f.person_id,
-                         f.field, f.registry_value, f.police_value, f.detail))
+    writer.writerows(_row(f) for f in sorted(findings, key=sort_key))
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
 def write_report(findings: list[Finding], out: str | os.PathLike[str]) -> Path:
     """Write atomically, mode 0o600 (the report holds full ID numbers)."""
-    target = Path(out)
-    data = render(findings)
-    fd, tmp = tempfile.mkstemp(prefix=".reconcile-", suffix=".csv", dir=target.parent or ".")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    os.chmod(target, FILE_MODE)
-    return target
+    with _ReportFile(out) as report:
+        report.write(sorted(findings, key=sort_key))
+    return Path(out)
+
+
+class _ReportFile:
+    """The report written as it goes to a temporary file beside the target, renamed into place on
+    success (mode 0o600), deleted on any error."""
+
+    def __init__(self, out: str | os.PathLike[str] | None):
+        self.target = Path(out) if out is not None else None
+        self._tmp = ""
+        self._fh: IO[str] | None = None
+
+    def __enter__(self) -> _ReportFile:
+        if self.target is not None:
+            fd, self._tmp = tempfile.mkstemp(prefix=".reconcile-", suffix=".csv", dir=self.target.parent or ".")
+            os.fchmod(fd, FILE_MODE)
+            self._fh = open(fd, "w", encoding="utf-8-sig", newline="", buffering=1 << 20)  # noqa: SIM115
+            self._writer = csv.writer(self._fh, lineterminator="\r\n")
+            self._writer.writerow(HEADER)
+        return self
+
+    def write(self, findings: Iterable[Finding]) -> None:
+        if self._fh is not None:
+            self._writer.writerows(_row(f) for f in findings)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._fh is None:
+            return
+        try:
+            self._fh.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.target)  # type: ignore[arg-type]
+                os.chmod(self.target, FILE_MODE)  # type: ignore[arg-type]
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
 
 
 def run(source: str | os.PathLike[str] | IO[bytes], *, out: str | os.PathLike[str] | None = None,
-        scope: str = "", progress: Callable[[str], None] | None = None) -> Result:
-    """Read, compare, write the report (if ``out``), audit. Raises ReconcileFileError, writing nothing."""
+        scope: str = "", progress: Callable[[str], None] | None = None, keep_findings: bool = True) -> Result:
+    """Read, compare, write the report (if ``out``), audit. Raises ReconcileFileError, writing nothing.
+
+    ``keep_findings=False`` (the command) keeps no finding in memory: they go to the report only.
+    """
     say = progress or (lambda _message: None)
-    export = read_export(source)
-    say(_("read %(n)d data rows (%(format)s %(encoding)s)") % {
-        "n": len(export.rows), "format": export.file_format, "encoding": export.encoding})
-    index = matching.Index.from_db()
-    say(_("registry index: %(n)d persons") % {"n": len(index)})
-    findings = matching.compare(index, export.rows, scope=scope)
-    fill_registry_numbers(findings)
-    result = Result(export=export, findings=sorted(findings, key=sort_key), counts=counts(findings),
+    kept: list[Finding] = []
+    tally: Counter[str] = Counter()
+    with open_export(source) as reader, _ReportFile(out) as report:
+        export = reader.export
+        index = matching.Index.from_db()
+        say(_("registry index: %(n)d persons") % {"n": len(index)})
+        comparison = matching.Comparison(index, scope=scope)
+        for row in reader:
+            found = comparison.row(row)
+            if any(not f.registry_number_known for f in found):
+                fill_registry_numbers(found)
+            for f in found:
+                tally[f.category] += 1
+            report.write(found)
+            if keep_findings:
+                kept.extend(found)
+        say(_("read %(n)d data rows (%(format)s %(encoding)s)") % {
+            "n": export.row_count, "format": export.file_format, "encoding": export.encoding})
+        missing = comparison.missing_in_police()
+        fill_registry_numbers(missing)
+        missing.sort(key=sort_key)
+        for f in missing:
+            tally[f.category] += 1
+        report.write(missing)
+        if keep_findings:
+            kept.extend(missing)
+    result = Result(export=export, findings=kept, counts={c: tally.get(c, 0) for c in CATEGORIES},
                     registry_size=len(index))
     if out is not None:
-        write_report(result.findings, out)
         say(_("report written: %(out)s") % {"out": out})
     audit.record(None, "reconcile.run", username="reconcile", counts=result.counts, file=export.file_name,
-                 rows=len(export.rows), scope=scope)
+                 rows=export.row_count, scope=scope)
     return result

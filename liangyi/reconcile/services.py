@@ -13,7 +13,8 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,14 @@ from liangyi.people.models import Person
 from . import matching
 from . import report as engine
 from .models import Finding, ReconcileRun, Resolution, RunState
-from .reading import PoliceRow, ReconcileFileError, read_export
+from .reading import ReconcileFileError, open_export
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 500  # rows between two progress updates
+# A queued or running run with no progress for this long was stopped (a killed worker); it is
+# then marked failed and may be retried. Far above the time between two progress updates.
+STALE_AFTER = timedelta(minutes=30)
 FILE_MODE = 0o600
 BULK = 1000
 
@@ -79,6 +83,7 @@ def _who(f: matching.Finding) -> str:
 
 def run_start(actor: User, uploaded_file: Any, scope: str = "") -> ReconcileRun:
     """Save the upload (mode 0o600 under VAR_DIR/reconcile) and queue its comparison."""
+    access.require(None, actor, "run_reconcile")
     scope = (scope or "").strip() or actor.scope_code
     if scope and not Jurisdiction.objects.filter(code=scope).exists():
         raise DomainError(errors={"scope": [_("%(code)s is not a known jurisdiction code.") % {"code": scope}]})
@@ -110,30 +115,42 @@ def run_start(actor: User, uploaded_file: Any, scope: str = "") -> ReconcileRun:
     return run
 
 
-def _counting(run_id: int, rows: list[PoliceRow]) -> Iterator[PoliceRow]:
-    total = len(rows)
-    for done, row in enumerate(rows, start=1):
-        yield row
-        if done % PROGRESS_EVERY == 0 and done < total:
-            ReconcileRun.objects.filter(pk=run_id).update(rows_done=done)
-    ReconcileRun.objects.filter(pk=run_id).update(rows_done=total)
-
-
 def run_execute(run_id: int) -> ReconcileRun:
-    """Compare the run's export with the registry and store the findings. Never raises for a bad file."""
+    """Compare the run's export with the registry and store the findings. Never raises for a bad file.
+
+    The export is streamed once: findings are stored in batches of ``BULK`` as rows are compared
+    (each batch with its carried-over work), the progress counter is committed every
+    ``PROGRESS_EVERY`` rows. The run becomes ``done`` (counts, audit) only at the end; if the file
+    turns out bad part-way, or anything fails, the batches already stored are deleted and the run
+    is ``failed`` with the reason.
+    """
     run = ReconcileRun.objects.select_related("uploaded_by").get(pk=run_id)
     if run.state not in (RunState.QUEUED, RunState.RUNNING):
         return run
-    ReconcileRun.objects.filter(pk=run.pk).update(state=RunState.RUNNING, rows_done=0)
+    Finding.objects.filter(run=run).delete()  # a retried run starts clean
+    ReconcileRun.objects.filter(pk=run.pk).update(state=RunState.RUNNING, rows_done=0, error="",
+                                                  heartbeat_at=timezone.now())
     try:
-        export = read_export(run.stored_path, file_name=run.file_name)
-        ReconcileRun.objects.filter(pk=run.pk).update(rows_total=len(export.rows))
-        index = matching.Index.from_db()
-        found = matching.compare(index, _counting(run.pk, export.rows), scope=run.scope)
-        engine.fill_registry_numbers(found)
-        found.sort(key=engine.sort_key)
-        police_places = {r.row: r.get("jurisdiction").strip() for r in export.rows}
-        _store(run, found, police_places, rows=len(export.rows), file_format=export.file_format)
+        with open_export(run.stored_path, file_name=run.file_name) as reader:
+            export = reader.export
+            ReconcileRun.objects.filter(pk=run.pk).update(rows_total=_estimate_rows(run.stored_path, export))
+            comparison = matching.Comparison(matching.Index.from_db(), scope=run.scope)
+            store = _Store(run)
+            for row in reader:
+                place = row.get("jurisdiction").strip()
+                store.add([(f, place) for f in comparison.row(row)])
+                done = export.row_count
+                if done % PROGRESS_EVERY == 0:
+                    ReconcileRun.objects.filter(pk=run.pk).update(rows_done=done, heartbeat_at=timezone.now(),
+                                                                  rows_total=max(done, _estimate_rows(
+                                                                      run.stored_path, export,
+                                                                      position=reader.position())))
+            missing = comparison.missing_in_police()
+            engine.fill_registry_numbers(missing)
+            missing.sort(key=engine.sort_key)
+            store.add([(f, "") for f in missing])
+            store.flush()
+            store.finish(rows=export.row_count, file_format=export.file_format)
     except ReconcileFileError as exc:
         _fail(run, exc.message)
     except Exception:  # noqa: BLE001 - a run must end in a state the officer can see
@@ -144,57 +161,134 @@ def run_execute(run_id: int) -> ReconcileRun:
     return run
 
 
+def run_is_stale(run: ReconcileRun, now=None) -> bool:
+    """Queued or running, with no sign of life for ``STALE_AFTER``: its process was stopped."""
+    if run.state not in (RunState.QUEUED, RunState.RUNNING):
+        return False
+    last = run.heartbeat_at or run.uploaded_at
+    return last is not None and last < (now or timezone.now()) - STALE_AFTER
+
+
+def run_expire(*, run: ReconcileRun, now=None) -> bool:
+    """Mark a stale run failed, saying so (idempotent; False when the run is not stale)."""
+    if not run_is_stale(run, now):
+        return False
+    minutes = int(STALE_AFTER.total_seconds() // 60)
+    with transaction.atomic():
+        updated = ReconcileRun.objects.filter(pk=run.pk, state=run.state, heartbeat_at=run.heartbeat_at).update(
+            state=RunState.FAILED, finished_at=timezone.now(),
+            error=_("The comparison stopped without finishing: nothing was heard from it for %(minutes)d minutes "
+                    "(the server was probably restarted). Start it again with “Retry”.") % {"minutes": minutes})
+        if updated:
+            Finding.objects.filter(run=run).delete()
+            audit.record(run.uploaded_by, "reconcile.expired", run, username="reconcile", state=run.state)
+    run.refresh_from_db()
+    return bool(updated)
+
+
+def run_retry(*, run: ReconcileRun, actor: User, request=None) -> ReconcileRun:
+    """Queue a failed (or stale) run again, on the file it was uploaded with."""
+    access.require(request, actor, "run_reconcile")
+    run_expire(run=run)
+    run.refresh_from_db()
+    if run.state != RunState.FAILED:
+        raise DomainError(_("Only a comparison that failed or stopped can be started again."))
+    if not run.stored_path or not os.path.exists(run.stored_path):
+        raise DomainError(_("The uploaded file is no longer on the server; upload the export again."))
+    with transaction.atomic():
+        Finding.objects.filter(run=run).delete()
+        ReconcileRun.objects.filter(pk=run.pk).update(state=RunState.QUEUED, rows_done=0, rows_total=0, counts={},
+                                                      error="", finished_at=None, heartbeat_at=timezone.now())
+        audit.record(actor, "reconcile.retried", run, request=request, file=run.file_name)
+        from .tasks import reconcile_run
+
+        transaction.on_commit(lambda: reconcile_run.enqueue(run.pk))
+    run.refresh_from_db()
+    return run
+
+
+def _estimate_rows(path: str, export, position: int | None = None) -> int:
+    """Rows expected in all, for the progress bar: the rows so far scaled by the bytes read (CSV),
+    or the sheet's row count as stored (XLSX); the exact count replaces it at the end."""
+    if position and export.size and export.row_count:
+        return int(export.row_count * export.size / position)
+    if export.file_format == "csv" and export.size:
+        with open(path, "rb") as fh:  # counting line ends is a raw byte scan, not a second parse
+            return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) - 1, 1)
+    return 0
+
+
 def _fail(run: ReconcileRun, message: str) -> None:
     with transaction.atomic():
+        Finding.objects.filter(run=run).delete()
         ReconcileRun.objects.filter(pk=run.pk).update(state=RunState.FAILED, error=message, finished_at=timezone.now())
         audit.record(run.uploaded_by, "reconcile.failed", run, username="reconcile", error=message)
 
 
-def _place_of(f: matching.Finding, places: dict[str, str], police_codes: dict[int, str]) -> str:
-    if f.person_id and f.person_id in places:
-        return places[f.person_id]
-    return police_codes.get(f.police_row or 0, "")
+class _Store:
+    """Findings stored in batches as the comparison goes, with work carried over from earlier runs."""
 
+    def __init__(self, run: ReconcileRun):
+        self.run = run
+        self.now = timezone.now()
+        self.pending: list[tuple[matching.Finding, str]] = []
+        self.order = 0
+        self.tally: dict[str, int] = dict.fromkeys(matching.CATEGORIES, 0)
+        self.verified = 0
+        self.carried = 0
 
-@transaction.atomic
-def _store(run: ReconcileRun, found: list[matching.Finding], export_places: dict[int, str], *, rows: int,
-           file_format: str) -> None:
-    now = timezone.now()
-    person_ids = {f.person_id for f in found if f.person_id}
-    places = {str(pk): code for pk, code in
-              Person.objects.filter(pk__in=person_ids).values_list("pk", "jurisdiction_id")} if person_ids else {}
-    # Work already done on the same findings of an earlier run of the same scope carries over.
-    prints = [fingerprint(f.category, _who(f), f.field, f.police_value) for f in found]
-    worked: dict[str, Finding] = {}
-    earlier = (Finding.objects.filter(run__scope=run.scope, run__state=RunState.DONE, fingerprint__in=set(prints))
-               .exclude(run=run).exclude(resolution=Resolution.OPEN).order_by("resolved_at", "pk")
-               .only("fingerprint", "resolution", "resolved_by", "resolved_at", "reason", "person"))
-    for old in earlier.iterator(BULK):
-        worked[old.fingerprint] = old  # the latest wins
-    objects = []
-    for order, (f, fp) in enumerate(zip(found, prints, strict=True)):
-        obj = Finding(run=run, category=f.category, police_row=f.police_row, person_id=f.person_id or None,
-                      id_number=f.id_number, id_number_masked=idnumber.mask(f.id_number)[:40],
-                      jurisdiction_code=_place_of(f, places, export_places)[:12], field=f.field,
-                      registry_value=f.registry_value, police_value=f.police_value, detail=f.detail, order=order,
-                      fingerprint=fp)
-        old = worked.get(fp)
-        if old is not None:
-            obj.resolution, obj.resolved_by_id, obj.resolved_at = old.resolution, old.resolved_by_id, old.resolved_at
-            obj.reason, obj.carried_over = old.reason, True
-            if old.resolution == Resolution.LINKED and old.person_id and not obj.person_id:
-                obj.person_id = old.person_id
-        objects.append(obj)
-    Finding.objects.bulk_create(objects, batch_size=BULK)
-    fresh = sorted({f.person_id for f in found if f.category in FRESH and f.person_id})
-    for start in range(0, len(fresh), BULK):
-        Person.objects.filter(pk__in=fresh[start:start + BULK]).update(verified_at=now)
-    counts = engine.counts(found)
-    ReconcileRun.objects.filter(pk=run.pk).update(state=RunState.DONE, counts=counts, rows_done=rows,
-                                                  rows_total=rows, finished_at=now, error="")
-    audit.record(run.uploaded_by, "reconcile.run", run, username="reconcile", counts=counts, file=run.file_name,
-                 rows=rows, scope=run.scope, format=file_format, verified=len(fresh),
-                 carried_over=sum(1 for o in objects if o.carried_over))
+    def add(self, found: list[tuple[matching.Finding, str]]) -> None:
+        self.pending.extend(found)
+        if len(self.pending) >= BULK:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        run = self.run
+        person_ids = {f.person_id for f, _place in batch if f.person_id}
+        places = {str(pk): code for pk, code in
+                  Person.objects.filter(pk__in=person_ids).values_list("pk", "jurisdiction_id")} if person_ids else {}
+        prints = [fingerprint(f.category, _who(f), f.field, f.police_value) for f, _place in batch]
+        worked: dict[str, Finding] = {}
+        earlier = (Finding.objects.filter(run__scope=run.scope, run__state=RunState.DONE, fingerprint__in=set(prints))
+                   .exclude(run=run).exclude(resolution=Resolution.OPEN).order_by("resolved_at", "pk")
+                   .only("fingerprint", "resolution", "resolved_by", "resolved_at", "reason", "person"))
+        for old in earlier:
+            worked[old.fingerprint] = old  # the latest wins
+        objects = []
+        for (f, police_place), fp in zip(batch, prints, strict=True):
+            place = places.get(f.person_id, "") if f.person_id in places else police_place
+            obj = Finding(run=run, category=f.category, police_row=f.police_row, person_id=f.person_id or None,
+                          id_number=f.id_number, id_number_masked=idnumber.mask(f.id_number)[:40],
+                          jurisdiction_code=place[:12], field=f.field, registry_value=f.registry_value,
+                          police_value=f.police_value, detail=f.detail, order=self.order, fingerprint=fp)
+            self.order += 1
+            self.tally[f.category] += 1
+            old = worked.get(fp)
+            if old is not None:
+                obj.resolution, obj.resolved_by_id = old.resolution, old.resolved_by_id
+                obj.resolved_at, obj.reason, obj.carried_over = old.resolved_at, old.reason, True
+                self.carried += 1
+                if old.resolution == Resolution.LINKED and old.person_id and not obj.person_id:
+                    obj.person_id = old.person_id
+            objects.append(obj)
+        with transaction.atomic():
+            Finding.objects.bulk_create(objects, batch_size=BULK)
+        fresh = sorted({f.person_id for f, _place in batch if f.category in FRESH and f.person_id})
+        if fresh:
+            Person.objects.filter(pk__in=fresh).update(verified_at=self.now)
+            self.verified += len(fresh)
+
+    @transaction.atomic
+    def finish(self, *, rows: int, file_format: str) -> None:
+        run = self.run
+        ReconcileRun.objects.filter(pk=run.pk).update(state=RunState.DONE, counts=self.tally, rows_done=rows,
+                                                      rows_total=rows, finished_at=timezone.now(), error="")
+        audit.record(run.uploaded_by, "reconcile.run", run, username="reconcile", counts=self.tally,
+                     file=run.file_name, rows=rows, scope=run.scope, format=file_format, verified=self.verified,
+                     carried_over=self.carried)
 
 
 # --- working a finding ---------------------------------------------------------------------------
@@ -236,6 +330,7 @@ def _mark_verified(person: Person, when) -> None:
 @transaction.atomic
 def finding_accept_police(finding: Finding, actor: User, request=None) -> Finding:
     """Take the police value into the registry (status, place of control or name)."""
+    access.require(request, actor, "work_findings")
     finding = _locked(finding)
     _open(finding, ACCEPTABLE, _("accepted"))
     person = _person_in_reach(actor, finding.person)
@@ -268,6 +363,7 @@ def finding_accept_police(finding: Finding, actor: User, request=None) -> Findin
 @transaction.atomic
 def finding_keep_ours(finding: Finding, actor: User, note: str = "", request=None) -> Finding:
     """The registry is right: keep it and mark the police record for correction."""
+    access.require(request, actor, "work_findings")
     finding = _locked(finding)
     _open(finding, KEEPABLE, _("kept"))
     person = _person_in_reach(actor, finding.person)
@@ -285,6 +381,7 @@ def finding_keep_ours(finding: Finding, actor: User, note: str = "", request=Non
 @transaction.atomic
 def finding_link(finding: Finding, actor: User, person: Person, request=None) -> Finding:
     """The export's row is this registered person (chosen by the officer)."""
+    access.require(request, actor, "work_findings")
     finding = _locked(finding)
     _open(finding, LINKABLE, _("linked"))
     person = _person_in_reach(actor, person)
@@ -303,6 +400,7 @@ def finding_dismiss(finding: Finding, actor: User, reason: str, request=None) ->
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(errors={"reason": [_("Say why the finding is dismissed.")]})
+    access.require(request, actor, "work_findings")
     finding = _locked(finding)
     _open(finding, [c for c in matching.CATEGORIES if c not in NOTHING_TO_DO], _("dismissed"))
     person = finding.person

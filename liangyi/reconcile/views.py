@@ -1,9 +1,9 @@
 """The comparison pages: upload a police export, follow its progress, work its findings, download it.
 
-Who may use them. The access matrix has no action for this yet; until it gains one (a
-``reconcile`` action, and ``reconcile_work`` for working findings), the roles are listed here:
-police, community workers, leaders and administrators may run and view comparisons; police,
-community workers and administrators may work findings.
+Who may use them is the access matrix's (``liangyi/core/access_matrix.toml``, docs/access.md):
+the action ``run_reconcile`` to upload, run, view and download comparisons, ``work_findings`` to
+work their findings. A run outside the user's jurisdiction is 404; a forbidden action on one in
+reach is 403, audited.
 """
 
 from __future__ import annotations
@@ -14,41 +14,40 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from liangyi.core import access, audit, idnumber
 from liangyi.core.errors import DomainError
-from liangyi.core.models import Outcome
+from liangyi.people.models import Status
 
 from . import selectors, services
 from .forms import DismissForm, LinkForm, NoteForm, UploadForm
 from .matching import CATEGORIES
-from .models import CATEGORY_LABELS, Finding, ReconcileRun, Resolution
+from .models import CATEGORY_LABELS, Finding, ReconcileRun, Resolution, RunState
 from .report import HEADER
 
-# TODO(access matrix): replace with access.has_action(user, "reconcile") / "reconcile_work".
-RUN_ROLES = frozenset({"police", "community_worker", "leader", "admin"})
-WORK_ROLES = frozenset({"police", "community_worker", "admin"})
+RUN = "run_reconcile"
+WORK = "work_findings"
 PAGE_SIZE = 100
+FIELD_LABELS = {"status": _("status"), "jurisdiction": _("place of control"), "name": _("name"),
+                "id_number": _("ID number")}
 EXPORT_HEADER = (*HEADER, "resolution", "reason")
 ACTIONS = ("accept", "keep", "link", "dismiss")
 
 
-def _require(request: HttpRequest, roles: frozenset[str], action: str) -> None:
-    user = request.user
-    if not (user.is_authenticated and user.is_active and user.role in roles):
-        audit.record(user, "access.denied", None, request=request, outcome=Outcome.DENIED, action_name=action)
-        raise PermissionDenied
+def _require(request: HttpRequest, action: str) -> None:
+    """403 (audited) unless the user's role has ``action``."""
+    access.require(request, request.user, action)
 
 
 def may_work(user) -> bool:
-    return user.is_authenticated and user.role in WORK_ROLES
+    return user.is_authenticated and user.is_active and access.has_action(user, WORK)
 
 
 def _full_numbers(user) -> bool:
@@ -76,6 +75,10 @@ def present(finding: Finding, user, reachable: set[str], *, full: bool = False) 
         "police_value": police_value,
         "detail": detail,
         "label": CATEGORY_LABELS.get(finding.category, finding.category),
+        # for the page: a status code shown as its label, the field by its name (downloads keep codes)
+        "field_label": FIELD_LABELS.get(finding.field, finding.field),
+        "registry_label": (Status(registry_value).label if finding.field == "status"
+                           and registry_value in Status.values else registry_value),
         "can_accept": finding.category in services.ACCEPTABLE and in_reach,
         "can_keep": finding.category in services.KEEPABLE and in_reach,
         "can_link": finding.category in services.LINKABLE,
@@ -89,7 +92,7 @@ def present(finding: Finding, user, reachable: set[str], *, full: bool = False) 
 @login_required
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
-    _require(request, RUN_ROLES, "reconcile")
+    _require(request, RUN)
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST" and form.is_valid():
         try:
@@ -120,10 +123,13 @@ def _filters(request: HttpRequest) -> dict[str, str]:
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, RUN_ROLES, "reconcile")
+    _require(request, RUN)
     run = selectors.run_or_404(request.user, pk)
+    services.run_expire(run=run)  # a run whose process was stopped is shown failed, to be retried
     filters = _filters(request)
-    page = Paginator(selectors.findings(run, **filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    # A run not done has no findings to show (a running one stores them in batches as it goes).
+    findings = selectors.findings(run, **filters) if run.state == RunState.DONE else Finding.objects.none()
+    page = Paginator(findings, PAGE_SIZE).get_page(request.GET.get("page"))
     items = list(page.object_list)
     reachable = selectors.reachable_persons(request.user, [f.person_id for f in items])
     rows = [present(f, request.user, reachable) for f in items]
@@ -143,11 +149,25 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, RUN_ROLES, "reconcile")
+    _require(request, RUN)
     run = selectors.run_or_404(request.user, pk)
+    services.run_expire(run=run)
     if not run.active and request.htmx:
         return HttpResponseClientRefresh()  # the run ended: show its result
     return render(request, "reconcile/_progress.html", {"run": run})
+
+
+@login_required
+@require_POST
+def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    _require(request, RUN)
+    run = selectors.run_or_404(request.user, pk)
+    try:
+        services.run_retry(run=run, actor=request.user, request=request)
+    except DomainError as exc:
+        for message in (m for ms in exc.errors.values() for m in ms):
+            messages.error(request, message)
+    return redirect("reconcile:run", pk=run.pk)
 
 
 # --- working a finding ---------------------------------------------------------------------------
@@ -158,9 +178,9 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def finding_work(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404
-    _require(request, RUN_ROLES, "reconcile")
+    _require(request, RUN)
     finding = selectors.finding_or_404(request.user, pk)
-    _require(request, WORK_ROLES, "reconcile_work")
+    _require(request, WORK)
     errors: list[str] = []
     user = request.user
     try:
@@ -226,7 +246,7 @@ def _rows_of(chunk: list[Finding], user, full: bool):
 def download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in ("csv", "xlsx"):
         raise Http404
-    _require(request, RUN_ROLES, "reconcile")
+    _require(request, RUN)
     run = selectors.run_or_404(request.user, pk)
     filters = _filters(request)
     rows = list(_export_rows(run, request.user, filters))

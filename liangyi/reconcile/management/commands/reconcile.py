@@ -40,13 +40,14 @@ class Command(BaseCommand):
             raise CommandError(_("Cannot write the report to %(out)s: the folder does not exist.") % {"out": out},
                                returncode=UNREADABLE)
         try:
-            result = report.run(path, out=out, scope=options["scope"].strip(), progress=self.stderr.write)
+            result = report.run(path, out=out, scope=options["scope"].strip(), progress=self.stderr.write,
+                                keep_findings=False)
         except ReconcileFileError as exc:
             raise CommandError(_("Cannot read %(path)s: %(reason)s") % {"path": path, "reason": exc.message},
                                returncode=UNREADABLE) from None
         export = result.export
         self.stdout.write(_("%(file)s: %(rows)d data rows compared with %(persons)d registered persons.") % {
-            "file": export.file_name, "rows": len(export.rows), "persons": result.registry_size})
+            "file": export.file_name, "rows": export.row_count, "persons": result.registry_size})
         if export.ignored_columns:
             self.stdout.write(_("Columns not used: %(columns)s") % {"columns": ", ".join(export.ignored_columns)})
         for category, n in result.counts.items():
