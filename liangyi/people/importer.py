@@ -3,8 +3,9 @@
 Used by ``manage.py import_persons`` and the import page. A file is a CSV (UTF-8 with or without
 BOM, or GB18030) or an XLSX workbook (its first sheet); it is read as a stream of rows, never
 loaded whole. Each row is validated with ``services.clean`` and written with ``person_create``
-(new ID number) or ``person_update`` (known ID number), in its own transaction: a bad row is
-reported and never blocks the good ones.
+(new ID number) or ``person_update`` (known ID number), in its own savepoint inside a transaction
+of a few hundred rows: a bad row is reported and never blocks the good ones, and a file of
+100 000 rows is read and written in bounded memory (docs/scale.md).
 
 What a row means for a person already registered: the required columns are always applied;
 an optional cell left blank keeps what is stored (offices leave unknown cells empty, and an
@@ -24,8 +25,9 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,7 +41,7 @@ from liangyi.core import access, audit, idnumber
 from liangyi.core.errors import DomainError
 from liangyi.core.models import Jurisdiction, Outcome, User
 from liangyi.people import services
-from liangyi.people.models import Person
+from liangyi.people.models import ImportRun, Person
 
 # The template's columns: Chinese header -> field (INTERFACES.md). The English field names are
 # accepted as headers too.
@@ -126,6 +128,7 @@ class _Table:
             raise ImportFileError(_("The file is empty. Fill in the template: a header row, then one row per "
                                     "person."))
         self.delimiter = ","
+        self.lines = 0  # rows in the file, header and blank ones included (counted by the check)
         if head.startswith(b"PK\x03\x04"):
             self.format, self.encoding = "xlsx", ""
             self._check_xlsx()
@@ -172,8 +175,9 @@ class _Table:
             delimiter = "\t" if "\t" in first and "," not in first else (
                 ";" if ";" in first and "," not in first else ",")
             text.seek(0)
+            self.lines = 0
             for _row in csv.reader(_text_lines(text), delimiter=delimiter):
-                pass
+                self.lines += 1
         except csv.Error as exc:
             raise ImportFileError(_("The file is not a well-formed CSV file (%(error)s). Save it again from the "
                                     "spreadsheet program as “CSV UTF-8”.") % {"error": exc}) from None
@@ -194,8 +198,8 @@ class _Table:
     # XLSX: read through once too, for the same reason (a damaged sheet fails here, not half-way).
     def _check_xlsx(self) -> None:
         try:
-            for _row in self._xlsx_rows():
-                pass
+            for number, _row in self._xlsx_rows():
+                self.lines = number
         finally:
             self.fh.seek(0)
 
@@ -281,6 +285,8 @@ class _Context:
     headers: dict[str, str]  # field -> the header as the file spells it
     places: dict[str, Jurisdiction | None] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)  # ID number -> first row with it
+    # The batch's registered persons, looked up in one query: keyed hash -> person (None: not registered)
+    registered: dict[str, Person | None] = field(default_factory=dict)
 
 
 def _map_header(number: int, cells: list[Any]) -> tuple[dict[str, int], dict[str, str], list[str]]:
@@ -392,8 +398,8 @@ def _import_row(ctx: _Context, number: int, data: dict[str, Any], result: Import
     existing = None
     if not errors:
         assert parsed is not None
-        existing = (Person.objects.select_related("household_jurisdiction", "residence_jurisdiction")
-                    .filter(id_number_hash=services.id_hash(parsed.number)).first())
+        key = services.id_hash(parsed.number)
+        existing = ctx.registered[key] if key in ctx.registered else _registered([key]).get(key)
         if existing is not None and not access.in_reach(ctx.actor, existing.jurisdiction_id):
             # A row must not move a file the importer cannot see into their own jurisdiction.
             errors["id_number"] = [_("A person with this ID number is registered outside your jurisdiction. Ask "
@@ -431,6 +437,14 @@ def _write(ctx: _Context, data: dict[str, Any], existing: Person | None) -> str:
             existing.residence_jurisdiction_id in (None, _code(data["household_jurisdiction"]))):
         # blank means "as the household registration", which it already is: not a change
         data = {k: v for k, v in data.items() if k != "residence_jurisdiction"}
+    if not ctx.dry_run:
+        # The service's own transaction (a savepoint in the batch's) undoes a failed row alone.
+        if existing is None:
+            services.person_create(actor=ctx.actor, data=data, via="import")
+        else:
+            outcome = "updated" if services.person_update(actor=ctx.actor, person=existing, data=data,
+                                                          via="import") else "unchanged"
+        return outcome
     try:
         with transaction.atomic():
             if existing is None:
@@ -438,11 +452,28 @@ def _write(ctx: _Context, data: dict[str, Any], existing: Person | None) -> str:
             else:
                 changed = services.person_update(actor=ctx.actor, person=existing, data=data, via="import")
                 outcome = "updated" if changed else "unchanged"
-            if ctx.dry_run:
-                raise _Rollback
+            raise _Rollback
     except _Rollback:
         pass
     return outcome
+
+
+def _registered(keys: list[str]) -> dict[str, Person | None]:
+    found = {p.id_number_hash: p for p in Person.objects.select_related(
+        "household_jurisdiction", "residence_jurisdiction").filter(id_number_hash__in=keys)}
+    return {key: found.get(key) for key in keys}
+
+
+def _batch_keys(batch: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    keys = []
+    for _number, data in batch:
+        raw = data.get("id_number")
+        if not _blank(raw):
+            try:
+                keys.append(services.id_hash(idnumber.parse(raw).number))
+            except idnumber.IdNumberError:
+                continue  # _import_row says why
+    return keys
 
 
 def import_persons(
@@ -453,12 +484,14 @@ def import_persons(
     file_name: str = "",
     request: HttpRequest | None = None,
     progress: Callable[[int], None] | None = None,
+    total: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Import a template file; returns the counts and the rejected rows. Raises ImportFileError.
 
     ``source`` is a path or a binary file object (seekable). ``dry_run`` validates and decides
     every row exactly as a real import would, then undoes each row's writes. ``progress`` is
-    called with the number of rows done, every few hundred rows and at the end.
+    called with the number of rows done, every few hundred rows and at the end; ``total`` once,
+    before any row is written, with the number of rows below the header row at most.
     """
     if not access.has_action(actor, "import"):
         audit.record(actor, "person.import", None, request=request, outcome=Outcome.DENIED, file=file_name)
@@ -468,24 +501,24 @@ def import_persons(
     try:
         if path is None:
             return _run(source, actor=actor, dry_run=dry_run, file_name=file_name, request=request,  # type: ignore[arg-type]
-                        progress=progress)
+                        progress=progress, total=total)
         try:
             fh = path.open("rb")
         except OSError as exc:
             raise ImportFileError(_("Cannot open %(path)s: %(error)s.") % {"path": path, "error": exc.strerror}) \
                 from None
         with fh:
-            return _run(fh, actor=actor, dry_run=dry_run, file_name=file_name, request=request, progress=progress)
+            return _run(fh, actor=actor, dry_run=dry_run, file_name=file_name, request=request, progress=progress,
+                        total=total)
     except ImportFileError as exc:
         audit.record(actor, "person.import", None, request=request, outcome=Outcome.FAILED, file=file_name,
                      dry_run=dry_run, error=exc.message)
         raise
 
 
-def _run(fh: IO[bytes], *, actor: User, dry_run: bool, file_name: str, request: HttpRequest | None,
-         progress: Callable[[int], None] | None) -> ImportResult:
-    table = _Table(fh)
-    result = ImportResult(file_name=file_name, file_format=table.format, encoding=table.encoding, dry_run=dry_run)
+def _data_rows(table: _Table, result: ImportResult, found: list[_Context], *, actor: User,
+               dry_run: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The file's data rows as service input; the header row makes the context (put in ``found``)."""
     ctx: _Context | None = None
     for number, cells in table.rows():
         if ctx is None:
@@ -493,14 +526,37 @@ def _run(fh: IO[bytes], *, actor: User, dry_run: bool, file_name: str, request: 
                 continue  # blank lines above the header
             columns, headers, result.ignored_columns = _map_header(number, cells)
             ctx = _Context(actor=actor, dry_run=dry_run, columns=columns, headers=headers)
+            found.append(ctx)
             continue
         data = _row_data(ctx, cells)
-        if data is None:
-            continue
-        result.rows += 1
-        _import_row(ctx, number, data, result)
-        if progress is not None and result.rows % PROGRESS_EVERY == 0:
-            progress(result.rows)
+        if data is not None:
+            yield number, data
+
+
+def _run(fh: IO[bytes], *, actor: User, dry_run: bool, file_name: str, request: HttpRequest | None,
+         progress: Callable[[int], None] | None, total: Callable[[int], None] | None = None) -> ImportResult:
+    table = _Table(fh)
+    if total is not None:
+        total(max(table.lines - 1, 0))
+    result = ImportResult(file_name=file_name, file_format=table.format, encoding=table.encoding, dry_run=dry_run)
+    found: list[_Context] = []
+    rows = _data_rows(table, result, found, actor=actor, dry_run=dry_run)
+    more = True
+    while more:
+        # One transaction per PROGRESS_EVERY rows (a commit per row is what costs at 100 000 rows);
+        # each row is a savepoint inside it, so a bad row is undone alone and never the batch.
+        with transaction.atomic():
+            batch = list(islice(rows, PROGRESS_EVERY))
+            more = len(batch) == PROGRESS_EVERY
+            if batch:
+                ctx = found[0]
+                ctx.registered = _registered(_batch_keys(batch))
+            for number, data in batch:
+                result.rows += 1
+                _import_row(ctx, number, data, result)
+        if more and progress is not None:
+            progress(result.rows)  # after the commit: what it counts is saved
+    ctx = found[0] if found else None
     if ctx is None:
         raise ImportFileError(_("The file has no header row and no data: it is empty. Fill in the template: a "
                                 "header row, then one row per person."))
@@ -510,3 +566,98 @@ def _run(fh: IO[bytes], *, actor: User, dry_run: bool, file_name: str, request: 
                  dry_run=dry_run, rows=result.rows, created=result.created, updated=result.updated,
                  unchanged=result.unchanged, rejected=result.rejected)
     return result
+
+
+# --- the import page's background path -------------------------------------------------------
+
+ROWS_KEPT_FOR_THE_PAGE = 500  # of the rejected rows, stored with the run; the command lists them all
+
+
+def result_to_json(result: ImportResult) -> dict[str, Any]:
+    data = asdict(result)
+    data["rejections"] = data["rejections"][:ROWS_KEPT_FOR_THE_PAGE]
+    return data
+
+
+def result_from_json(data: dict[str, Any]) -> ImportResult:
+    values = dict(data)
+    values["rejections"] = [RejectedRow(**row) for row in values.get("rejections", [])]
+    return ImportResult(**values)
+
+
+def uploads_dir() -> Path:
+    from django.conf import settings
+
+    folder = Path(settings.VAR_DIR) / "imports"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def import_start(*, actor: User, upload: IO[bytes], file_name: str, dry_run: bool = False,
+                 request: HttpRequest | None = None) -> ImportRun:
+    """Keep the upload and queue its import (a background task); the page then shows the progress."""
+    if not access.has_action(actor, "import"):
+        audit.record(actor, "person.import", None, request=request, outcome=Outcome.DENIED, file=file_name)
+        raise DomainError(_("Your role may not import persons."))
+    run = ImportRun(actor=actor, file_name=file_name[:255], dry_run=dry_run)
+    path = uploads_dir() / f"{run.pk}.upload"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # personal data: the owner only
+    with os.fdopen(fd, "wb") as out:
+        for chunk in iter(lambda: upload.read(_CHUNK), b""):
+            out.write(chunk)
+    run.stored_path = str(path)
+    from liangyi.people.tasks import import_run
+
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+            audit.record(actor, "person.import_queued", run, request=request, file=file_name, dry_run=dry_run)
+            transaction.on_commit(lambda: import_run.enqueue(str(run.pk)))
+    except BaseException:
+        path.unlink(missing_ok=True)  # no run points at it: personal data must not linger
+        raise
+    return run
+
+
+def import_execute(run_id: str) -> str:
+    """The task's body: import the stored upload, recording progress and the result on the run."""
+    from django.utils import timezone
+
+    claimed = ImportRun.objects.filter(pk=run_id, state=ImportRun.State.QUEUED).update(
+        state=ImportRun.State.RUNNING, started_at=timezone.now())
+    run = ImportRun.objects.select_related("actor").get(pk=run_id)
+    if not claimed:
+        return run.state  # delivered twice: the first delivery has it
+    path = Path(run.stored_path)
+
+    def progress(rows: int) -> None:
+        ImportRun.objects.filter(pk=run.pk).update(rows_done=rows)
+
+    def total(rows: int) -> None:
+        ImportRun.objects.filter(pk=run.pk).update(rows_total=rows)
+
+    try:
+        result = import_persons(path, actor=run.actor, dry_run=run.dry_run, file_name=run.file_name,
+                                progress=progress, total=total)
+    except ImportFileError as exc:
+        _finish(run, state=ImportRun.State.FAILED, error=exc.message)
+    except DomainError as exc:
+        _finish(run, state=ImportRun.State.FAILED, error=str(exc))
+    except Exception:
+        _finish(run, state=ImportRun.State.FAILED,
+                error=_("The import stopped on an internal error. The rows counted so far are saved; upload the "
+                        "file again to import the rest (saved rows stay unchanged)."))
+        raise
+    else:
+        _finish(run, state=ImportRun.State.DONE, result=result_to_json(result), rows_done=result.rows)
+    finally:
+        path.unlink(missing_ok=True)
+    return run.state
+
+
+def _finish(run: ImportRun, **values: Any) -> None:
+    from django.utils import timezone
+
+    for name, value in {**values, "finished_at": timezone.now(), "stored_path": ""}.items():
+        setattr(run, name, value)
+    run.save(update_fields=[*values, "finished_at", "stored_path"])

@@ -243,3 +243,39 @@ class TimelineEvent(models.Model):
         indexes = [models.Index(fields=["person", "-occurred_at"])]
 
 
+
+
+class ImportRun(models.Model):
+    """One upload on the import page, read by a background task; the page polls its progress."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(max_length=255)
+    # The upload waits here (LIANGYI_VAR_DIR/imports/) until the task has read it, then is deleted.
+    stored_path = models.CharField(max_length=500, blank=True)
+    dry_run = models.BooleanField(default=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)  # rows below the header, blank ones included
+    result = models.JSONField(default=dict, blank=True)  # counts and the first rejected rows
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.rows_done * 100 // self.rows_total) if self.rows_total else 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 
@@ -252,6 +255,21 @@ def _check_may_write(actor: User, values: dict[str, Any], where: tuple[Jurisdict
         raise DomainError(errors={f: [_("Your role may not set this field.")] for f in hidden})
 
 
+# A demo history written today through the chains' services must not read as if it happened
+# today: the demo generator sets this clock (see ``timeline_clock``); real use never does.
+_timeline_clock: ContextVar[datetime | None] = ContextVar("timeline_clock", default=None)
+
+
+@contextmanager
+def timeline_clock(at: datetime) -> Iterator[None]:
+    """Within this block, timeline events without an explicit time are stamped ``at``."""
+    token = _timeline_clock.set(at)
+    try:
+        yield
+    finally:
+        _timeline_clock.reset(token)
+
+
 def timeline_add(
     *, person: Person, kind: str, summary: str, actor: User | None = None, ref: Any = None,
     at: datetime | None = None, group: str = "",
@@ -264,8 +282,8 @@ def timeline_add(
         raise ValueError(f"unknown field group {group!r}")
     return TimelineEvent.objects.create(
         person=person, kind=kind, summary=summary[:300], actor=actor if actor and actor.pk else None, group=group,
-        occurred_at=at or timezone.now(), ref_type=ref._meta.label_lower if ref is not None else "",
-        ref_id=str(ref.pk) if ref is not None else "",
+        occurred_at=at or _timeline_clock.get() or timezone.now(),
+        ref_type=ref._meta.label_lower if ref is not None else "", ref_id=str(ref.pk) if ref is not None else "",
     )
 
 

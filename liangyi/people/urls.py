@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.person_create, name="create"),
     path("import/", views_import.import_upload, name="import"),
     path("import/template.<str:fmt>", views_import.import_template, name="import_template"),
+    path("import/<uuid:run_id>/", views_import.import_run, name="import_run"),
     path("<uuid:person_id>/", views.person_detail, name="detail"),
     path("<uuid:person_id>/edit/", views.person_edit, name="edit"),
     path("<uuid:person_id>/reveal/<str:field>/", views.person_reveal, name="reveal"),

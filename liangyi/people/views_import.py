@@ -5,19 +5,21 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from uuid import UUID
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRefresh
 
 from liangyi.core import access, idnumber
 from liangyi.core.errors import DomainError
 from liangyi.people import importer
-from liangyi.people.models import STATUS_LABELS_ZH, Status
+from liangyi.people.models import STATUS_LABELS_ZH, ImportRun, Status
 
 MAX_UPLOAD_MB = 20
 ROWS_SHOWN = 500  # of the rejected rows; the command lists them all
@@ -51,25 +53,45 @@ class ImportForm(forms.Form):
 def import_upload(request: HttpRequest) -> HttpResponse:
     access.require(request, request.user, "import")
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
-    result = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            result = importer.import_persons(upload, actor=request.user, dry_run=form.cleaned_data["dry_run"],
-                                             file_name=upload.name, request=request)
-        except importer.ImportFileError as exc:
-            form.add_error("file", _("%(name)s cannot be imported: %(reason)s")
-                           % {"name": upload.name, "reason": exc.message})
+            run = importer.import_start(actor=request.user, upload=upload, file_name=upload.name,
+                                        dry_run=form.cleaned_data["dry_run"], request=request)
         except DomainError as exc:
             form.add_error(None, str(exc))
+        else:
+            # The import runs as a background task; its page shows the progress, then the result.
+            return redirect("people:import_run", run_id=run.pk)
+    return _page(request, form)
+
+
+def _page(request: HttpRequest, form: ImportForm, run: ImportRun | None = None) -> HttpResponse:
+    result = importer.result_from_json(run.result) if run and run.state == ImportRun.State.DONE else None
     return render(request, "people/import.html", {
         "form": form,
+        "run": run,
+        "run_error": _("%(name)s cannot be imported: %(reason)s") % {"name": run.file_name, "reason": run.error}
+        if run and run.state == ImportRun.State.FAILED else "",
         "result": result,
         "rejections": result.rejections[:ROWS_SHOWN] if result else [],
         "not_shown": (result.rejected - min(len(result.rejections), ROWS_SHOWN)) if result else 0,
         "max_mb": MAX_UPLOAD_MB,
         "columns": [(header, name, name in importer.REQUIRED) for header, name in importer.COLUMNS.items()],
     })
+
+
+@login_required
+@require_GET
+def import_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    """An upload's progress (polled by htmx while it runs), then its result. Only the uploader sees it."""
+    access.require(request, request.user, "import")
+    run = get_object_or_404(ImportRun, pk=run_id, actor=request.user)
+    if request.htmx:
+        if not run.active:
+            return HttpResponseClientRefresh()  # it ended: show the result
+        return render(request, "people/_import_progress.html", {"run": run})
+    return _page(request, ImportForm(), run)
 
 
 def _example_row() -> list[str]:

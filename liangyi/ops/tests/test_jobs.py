@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 from liangyi.ops import jobs
 
 
+@pytest.mark.django_db
 def test_a_declared_job_runs_for_the_given_day(capsys):
     seen: list[date] = []
 
@@ -19,6 +20,14 @@ def test_a_declared_job_runs_for_the_given_day(capsys):
         call_command("jobs", "run", "test.echo", "--today", "2026-02-28")
         assert seen == [date(2026, 2, 28)]
         assert 'test.echo: {"day": "2026-02-28"}' in capsys.readouterr().out
+        call_command("jobs", "run", "test.echo", "--today", "2026-02-28")  # recorded: done, not run again
+        assert seen == [date(2026, 2, 28)]
+        assert "Done for 2026-02-28 (attempt 1); --force runs it again" in capsys.readouterr().out
+        call_command("jobs", "run", "test.echo", "--today", "2026-02-28", "--force")
+        assert seen == [date(2026, 2, 28)] * 2
+        capsys.readouterr()
+        call_command("jobs", "list")
+        assert 'last run: 2026-02-28 done (attempt 2) {"day": "2026-02-28"}' in capsys.readouterr().out
         call_command("jobs", "list")
         assert "Echo the day." in capsys.readouterr().out
     finally:

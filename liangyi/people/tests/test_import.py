@@ -517,6 +517,18 @@ class TestUploadPage:
         assert not Person.objects.exists()
         assert client.get(reverse("people:import_template", args=["csv"])).status_code == 403
 
+    @pytest.fixture(autouse=True)
+    def _capture(self, django_capture_on_commit_callbacks):
+        self.capture = django_capture_on_commit_callbacks
+
+    def upload(self, client, data):
+        """Post the file (the import is queued when the upload commits), then open the run's page."""
+        with self.capture(execute=True):
+            response = client.post(self.url, data)
+        assert response.status_code == 302
+        assert response.url.startswith(self.url)  # the run's own page
+        return client.get(response.url)
+
     def test_the_page_offers_the_form_and_the_templates(self, client_as, personas):
         page = client_as(personas["worker"]).get(self.url).content.decode()
         assert 'type="file"' in page and 'name="dry_run"' in page
@@ -526,7 +538,7 @@ class TestUploadPage:
     def test_a_worker_uploads_and_sees_the_counts_and_the_rejected_row(self, client_as, personas, sample_places):
         outside = person_row(name="宣威人", seq=23, place="530381001")
         content = csv_bytes([person_row(seq=21), person_row(name="错状态", seq=25, status="nonsense"), outside])
-        response = english(client_as(personas["worker"])).post(self.url, upload("学员名单.csv", content))
+        response = self.upload(english(client_as(personas["worker"])), upload("学员名单.csv", content))
         assert response.status_code == 200
         page = response.content.decode()
         assert "学员名单.csv" in page
@@ -538,14 +550,14 @@ class TestUploadPage:
         assert Person.objects.get().name == "刘红"
 
     def test_check_only_saves_nothing(self, client_as, personas, sample_places):
-        response = client_as(personas["worker"]).post(self.url, upload("a.csv", csv_bytes([person_row()]),
-                                                                       dry_run="on"))
+        response = self.upload(client_as(personas["worker"]), upload("a.csv", csv_bytes([person_row()]),
+                                                                     dry_run="on"))
         assert 'data-testid="dry-run"' in response.content.decode()
         assert shown_count(response.content.decode(), "created") == 1
         assert not Person.objects.exists()
 
     def test_an_unreadable_upload_is_a_form_error_naming_the_file(self, client_as, personas, sample_places):
-        response = english(client_as(personas["worker"])).post(self.url, upload("名单.csv", b"\x00\xff" * 300))
+        response = self.upload(english(client_as(personas["worker"])), upload("名单.csv", b"\x00\xff" * 300))
         page = response.content.decode()
         assert response.status_code == 200
         assert "名单.csv cannot be imported" in page
@@ -560,7 +572,7 @@ class TestUploadPage:
     def test_an_xlsx_upload(self, client_as, personas, sample_places):
         row = person_row(seq=21)
         content = xlsx_bytes([[row[name] for name in importer.FIELDS]])
-        response = client_as(personas["worker"]).post(self.url, upload("名单.xlsx", content))
+        response = self.upload(client_as(personas["worker"]), upload("名单.xlsx", content))
         assert shown_count(response.content.decode(), "created") == 1
 
 
