@@ -8,13 +8,14 @@ HOST     ?= 127.0.0.1
 PORT     ?= 8000
 PG_URL   ?= postgres://postgres@127.0.0.1:5432/liangyi
 
-.PHONY: run test test-pg lint setup system-deps messages migrate demo bench clean help backup restore
+.PHONY: run test test-pg lint audit-deps setup system-deps messages migrate demo bench clean help backup restore
 
 help:
 	@echo "make run      set up, migrate, load the demo city if empty, serve on http://$(HOST):$(PORT)"
 	@echo "make test     set up and run lint, migration check and the whole test suite (SQLite)"
 	@echo "make test-pg  the same suite against PostgreSQL ($(PG_URL))"
 	@echo "make bench    run the benchmarks in bench/"
+	@echo "make audit-deps  check the installed packages for known vulnerabilities (pip-audit; needs the network)"
 
 # --- setup -------------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml
@@ -49,6 +50,10 @@ run: migrate
 	$(MANAGE) demo_logins
 	$(MANAGE) runserver $(HOST):$(PORT)
 
+# Not part of `make test`: it asks the vulnerability database online (docs/security.md).
+audit-deps: setup
+	$(VENV)/bin/pip-audit --skip-editable --strict --progress-spinner off  # --strict: a package it cannot check fails
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -r liangyi -q -ll -x '*/tests/*,liangyi/conftest.py'  # medium and high findings fail
@@ -61,10 +66,13 @@ test-pg: setup
 	scripts/ensure-postgres
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest
 
+# `make bench`: the quick scale (20 000 persons); `make bench BENCH_SCALE=province`: the issue's
+# (300 000 persons, 30 000 000 events; the first build takes about half an hour, then it is reused).
+BENCH_SCALE ?= quick
 bench: setup
 	scripts/ensure-postgres
 	@ls bench/bench_*.py >/dev/null 2>&1 || { echo "no benchmarks yet in bench/"; exit 0; }
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/bench_*.py; do echo "== $$b"; BENCH_SCALE=$(BENCH_SCALE) $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var/.system-deps

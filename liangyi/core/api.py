@@ -34,8 +34,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from liangyi.core import access, audit
-from liangyi.core.auth import login_attempt
+from liangyi.core import access, audit, twofactor
+from liangyi.core.auth import login_attempt, second_factor_attempt
 from liangyi.core.errors import ConflictError, DomainError
 from liangyi.core.models import ApiToken, Jurisdiction, Level, Role, User
 from liangyi.core.views_admin import jurisdiction_add, user_add
@@ -127,6 +127,10 @@ class LoginSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True,
                                      style={"input_type": "password"})
+    otp = serializers.CharField(max_length=32, required=False, write_only=True, help_text=gettext_lazy(
+        "The current code of the authenticator app, or a recovery code. Required for accounts with a "
+        "second factor and for every role that must have one (docs/security.md); set the app up on the "
+        "web page first."))
 
 
 class TokenSerializer(serializers.Serializer):
@@ -171,7 +175,7 @@ class TokenView(APIView):
         tags=["auth"],
         request=LoginSerializer,
         responses={200: TokenSerializer, 400: OpenApiResponse(description=gettext_lazy(
-            "Wrong username or password, or the account is locked after repeated failures."))},
+            "Wrong username, password or code, or the account is locked after repeated failures."))},
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -180,6 +184,17 @@ class TokenView(APIView):
         # The same lockout as the login page: failures are counted and audited there.
         result = login_attempt(django_request(request), given.validated_data["username"],
                                given.validated_data["password"], channel="api")
+        if result.user is not None and result.second_factor:
+            if twofactor.confirmed(result.user) is None:
+                # The password was right, so saying what is missing tells an attacker nothing new.
+                return Response(error_body({"otp": [_("This account must set up its authenticator app before it "
+                                                      "can use the API: log in on the web page once.")]}),
+                                status=status.HTTP_400_BAD_REQUEST)
+            if not given.validated_data.get("otp"):
+                return Response(error_body({"otp": [_("Send the current code of your authenticator app as otp.")]}),
+                                status=status.HTTP_400_BAD_REQUEST)
+            result = second_factor_attempt(django_request(request), result.user,
+                                           given.validated_data.get("otp", ""), channel="api")
         if result.user is None:
             return Response(error_body({"": [result.error]}), status=status.HTTP_400_BAD_REQUEST)
         token, key = token_issue(user=result.user, request=django_request(request))

@@ -47,9 +47,32 @@ def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: X-Forwarded-For is believed only from a proxy in TRUSTED_PROXIES."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    import ipaddress
+
+    from django.conf import settings
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.TRUSTED_PROXIES)
+
+    remote = request.META.get("REMOTE_ADDR") or None
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not (remote and forwarded and trusted(remote)):
+        return remote
+    # The right-most address not added by one of our proxies is the one a trusted hop saw.
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    while hops and trusted(hops[-1]) and len(hops) > 1:
+        hops.pop()
+    try:
+        return str(ipaddress.ip_address(hops[-1])) if hops else remote
+    except ValueError:
+        return remote
 
 
 def record(

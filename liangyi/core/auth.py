@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 
-from liangyi.core import audit
+from liangyi.core import audit, twofactor
 from liangyi.core.models import ApiToken, Outcome, User
 
 
@@ -31,6 +31,8 @@ class LockoutModelBackend(ModelBackend):
 class LoginResult:
     user: User | None
     error: str = ""
+    # The password was right but the login is not finished: a second factor (or enrolment) follows.
+    second_factor: bool = False
 
 
 def login_refused_message() -> str:
@@ -68,12 +70,58 @@ def login_attempt(request: HttpRequest | None, username: str, password: str, *, 
             audit.record(None, "login.failed", None, request=request, outcome=Outcome.FAILED,
                          username=username, channel=channel)
         return LoginResult(None, login_refused_message())
-    if authed.failed_logins or authed.locked_until:
-        authed.failed_logins = 0
-        authed.locked_until = None
-        authed.save(update_fields=["failed_logins", "locked_until"])
-    audit.record(authed, "login.succeeded", None, request=request, channel=channel)
+    if twofactor.needed_at_login(authed):
+        # The failure counter is not reset yet: otherwise each right password would buy an
+        # attacker more guesses at the code.
+        audit.record(authed, "login.password_accepted", None, request=request, channel=channel)
+        return LoginResult(authed, second_factor=True)
+    login_succeeded(request, authed, channel=channel)
     return LoginResult(authed)
+
+
+def login_succeeded(request: HttpRequest | None, user: User, *, channel: str, **detail) -> None:
+    if user.failed_logins or user.locked_until:
+        user.failed_logins = 0
+        user.locked_until = None
+        user.save(update_fields=["failed_logins", "locked_until"])
+    audit.record(user, "login.succeeded", None, request=request, channel=channel, **detail)
+
+
+def second_factor_attempt(request: HttpRequest | None, user: User, code: str, *, channel: str) -> LoginResult:
+    """The second step: a TOTP code or a recovery code. A wrong code counts towards the same
+    lockout as a wrong password and gets the same single refusal message."""
+    user.refresh_from_db(fields=["failed_logins", "locked_until", "is_active"])
+    if not user.is_active or user.is_locked():
+        audit.record(None, "login.locked", user, request=request, outcome=Outcome.DENIED, username=user.username,
+                     channel=channel, step="second_factor")
+        return LoginResult(None, login_refused_message())
+    factor = twofactor.verify(user=user, code=code or "")
+    if not factor:
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
+            user.refresh_from_db(fields=["failed_logins"])
+            if user.failed_logins >= settings.LOGIN_MAX_FAILURES:
+                user.locked_until = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+                user.failed_logins = 0
+                user.save(update_fields=["locked_until", "failed_logins"])
+                audit.record(None, "login.lockout", user, request=request, outcome=Outcome.DENIED,
+                             username=user.username, channel=channel)
+            audit.record(None, "login.failed", None, request=request, outcome=Outcome.FAILED,
+                         username=user.username, channel=channel, step="second_factor")
+        return LoginResult(None, login_refused_message())
+    login_succeeded(request, user, channel=channel, factor=factor)
+    return LoginResult(user)
+
+
+@transaction.atomic
+def sessions_end(*, user: User, actor: User | None, request: HttpRequest | None = None, reason: str = "") -> None:
+    """End every session of the account (its pages ask for a login at the next request) and
+    revoke its API tokens."""
+    User.objects.filter(pk=user.pk).update(sessions_version=F("sessions_version") + 1)
+    user.refresh_from_db(fields=["sessions_version"])
+    revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+    audit.record(actor, "user.sessions_ended", user, request=request, username_changed=user.username,
+                 tokens_revoked=revoked, **({"reason": reason} if reason else {}))
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

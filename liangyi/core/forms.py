@@ -122,9 +122,10 @@ class UserCreateForm(forms.ModelForm):
 
 
 class UserActionForm(forms.Form):
-    """A button on the users page: deactivate, reactivate or unlock one account."""
+    """A button on the users page: deactivate, reactivate, unlock, reset the second factor, end sessions."""
 
-    ACTIONS = [("deactivate", _("Deactivate")), ("activate", _("Reactivate")), ("unlock", _("Unlock"))]
+    ACTIONS = [("deactivate", _("Deactivate")), ("activate", _("Reactivate")), ("unlock", _("Unlock")),
+               ("reset_2fa", _("Reset second factor")), ("end_sessions", _("End sessions"))]
 
     action = forms.ChoiceField(choices=ACTIONS)
     user = forms.IntegerField(min_value=1)

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from liangyi.core.fields import EncryptedTextField
+
 
 class Level(models.TextChoices):
     PROVINCE = "province", _("Province")
@@ -97,6 +99,7 @@ class Role(models.TextChoices):
     CIVIL_AFFAIRS = "civil_affairs", _("Civil-affairs officer")
     EDUCATION = "education", _("Education officer / volunteer")
     AUDITOR = "auditor", _("Auditor")
+    SECURITY_ADMIN = "security_admin", _("Security administrator")
 
 
 class User(AbstractUser):
@@ -111,6 +114,8 @@ class User(AbstractUser):
     failed_logins = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    # Part of the session hash: raising it ends every session of the account (auth.sessions_end).
+    sessions_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("user")
@@ -130,6 +135,38 @@ class User(AbstractUser):
 
     def is_locked(self, now=None) -> bool:
         return bool(self.locked_until and self.locked_until > (now or timezone.now()))
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        # Django's hash covers the password; ours also covers sessions_version, so an
+        # administrator can end every session of an account without touching its password.
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac("liangyi.core.User.session_auth_hash", f"{self.password}:{self.sessions_version}",
+                           secret=secret, algorithm="sha256").hexdigest()
+
+
+class SecondFactor(models.Model):
+    """A user's TOTP authenticator (RFC 6238). The secret is encrypted at rest; a code's time
+    step is remembered so that the same code cannot be used twice."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="second_factor")
+    secret = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user.username}"
+
+
+class RecoveryCode(models.Model):
+    """A single-use code for when the authenticator is lost; only a keyed hash is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
 
 
 class ApiToken(models.Model):

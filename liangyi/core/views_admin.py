@@ -16,16 +16,27 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import F, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from liangyi.core import access, audit
+from liangyi.core.auth import sessions_end
 from liangyi.core.forms import AuditFilterForm, JurisdictionForm, UserActionForm, UserCreateForm
-from liangyi.core.models import CODE_LENGTH, ApiToken, AuditEntry, Jurisdiction, Role, User
+from liangyi.core.models import (
+    CODE_LENGTH,
+    ApiToken,
+    AuditEntry,
+    Jurisdiction,
+    Outcome,
+    RecoveryCode,
+    Role,
+    SecondFactor,
+    User,
+)
 
 AUDIT_TZ = ZoneInfo("Asia/Shanghai")
 AUDIT_PAGE_SIZE = 50
@@ -44,6 +55,44 @@ def _require_action(actor: User, action: str) -> None:
 def _require_reach(actor: User, user: User) -> None:
     if not access.visible(actor, User).filter(pk=user.pk).exists():
         raise PermissionDenied
+
+
+def users_in_reach(actor: User) -> QuerySet[User]:
+    """The accounts the actor administers: the system administrator's (manage_users) or the
+    security administrator's (manage_security), both limited to the actor's subtree."""
+    if access.has_action(actor, "manage_users"):
+        return access.visible(actor, User)
+    if access.has_action(actor, "manage_security"):
+        qs = User.objects.all()
+        return qs.filter(jurisdiction__code__startswith=actor.scope_code) if actor.scope_code else qs
+    return User.objects.none()
+
+
+@transaction.atomic
+def second_factor_reset(*, actor: User, user: User, request: HttpRequest | None = None) -> User:
+    """Remove the account's authenticator and recovery codes (a lost phone); the user sets up a
+    new one at the next login. Its sessions end too, since the old phone may be in other hands."""
+    _require_action(actor, "manage_security")
+    if not users_in_reach(actor).filter(pk=user.pk).exists():
+        raise PermissionDenied
+    if user.pk == actor.pk:
+        raise ValidationError(_("You cannot reset your own second factor: ask another security administrator."))
+    removed = SecondFactor.objects.filter(user=user).delete()[0]
+    RecoveryCode.objects.filter(user=user).delete()
+    audit.record(actor, "user.second_factor_reset", user, request=request, username_changed=user.username,
+                 had_factor=bool(removed))
+    sessions_end(user=user, actor=actor, request=request, reason="second_factor_reset")
+    return user
+
+
+@transaction.atomic
+def user_sessions_end(*, actor: User, user: User, request: HttpRequest | None = None) -> User:
+    """Log the account out everywhere: its sessions and API tokens end."""
+    _require_action(actor, "manage_security")
+    if not users_in_reach(actor).filter(pk=user.pk).exists():
+        raise PermissionDenied
+    sessions_end(user=user, actor=actor, request=request)
+    return user
 
 
 @transaction.atomic
@@ -92,6 +141,8 @@ def user_set_active(*, actor: User, user: User, active: bool, request: HttpReque
     if user.is_active != active:
         user.is_active = active
         user.save(update_fields=["is_active"])
+    if not active:  # an inactive account is refused at its next request anyway; this makes it explicit
+        User.objects.filter(pk=user.pk).update(sessions_version=F("sessions_version") + 1)
     revoked = 0
     if not active:  # its API tokens end with it, not only its sessions (which die on the next request)
         revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
@@ -179,17 +230,35 @@ def _depth(j: Jurisdiction) -> int:
 @login_required
 @require_http_methods(["GET", "POST"])
 def user_list(request: HttpRequest) -> HttpResponse:
-    access.require(request, request.user, "manage_users")
+    can_users = access.has_action(request.user, "manage_users")
+    can_security = access.has_action(request.user, "manage_security")
+    if not (can_users or can_security):
+        access.require(request, request.user, "manage_users")  # audits the refusal, answers 403
     status = 200
     if request.method == "POST":
         action_form = UserActionForm(request.POST)
         if action_form.is_valid():
-            target = access.get_or_404(request, User, pk=action_form.cleaned_data["user"])
+            target = users_in_reach(request.user).filter(pk=action_form.cleaned_data["user"]).first()
+            if target is None:  # out of reach answers like a missing account, and the attempt is audited
+                if User.objects.filter(pk=action_form.cleaned_data["user"]).exists():
+                    audit.record(request.user, "access.denied", None, request=request, outcome=Outcome.DENIED,
+                                 model="core.user", lookup={"pk": str(action_form.cleaned_data["user"])})
+                raise Http404
             action = action_form.cleaned_data["action"]
+            needed = "manage_security" if action in ("reset_2fa", "end_sessions") else "manage_users"
+            access.require(request, request.user, needed)
             try:
                 if action == "unlock":
                     user_unlock(actor=request.user, user=target, request=request)
                     messages.success(request, _("%(user)s can log in again.") % {"user": target.username})
+                elif action == "reset_2fa":
+                    second_factor_reset(actor=request.user, user=target, request=request)
+                    messages.success(request, _("The second factor of %(user)s was removed and their sessions "
+                                                "ended: they set up a new one at their next login.")
+                                     % {"user": target.username})
+                elif action == "end_sessions":
+                    user_sessions_end(actor=request.user, user=target, request=request)
+                    messages.success(request, _("Every session of %(user)s has ended.") % {"user": target.username})
                 else:
                     user_set_active(actor=request.user, user=target, active=action == "activate", request=request)
                     messages.success(request, (_("%(user)s is active again.") if action == "activate"
@@ -203,11 +272,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("That action is not understood: reload the page and try again."))
             status = 400
     q = request.GET.get("q", "").strip()
-    users = access.visible(request.user, User).select_related("jurisdiction").order_by("username")
+    users = users_in_reach(request.user).select_related("jurisdiction", "second_factor").order_by("username")
     if q:
         users = users.filter(Q(username__icontains=q) | Q(full_name__icontains=q))
     page = Paginator(users, USER_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "core/users.html", {"page": page, "q": q, "now": timezone.now()}, status=status)
+    return render(request, "core/users.html", {"page": page, "q": q, "now": timezone.now(),
+                                               "can_users": can_users, "can_security": can_security}, status=status)
 
 
 @login_required
