@@ -1,0 +1,223 @@
+"""Nightly schedule generation for every person (issue 4), beside a batched floor.
+
+    BENCH_SCALE=province .venv/bin/python bench/bench_schedules.py [--sample 3000 | --all] [--profile]
+
+1. builds or reuses the full bench province (``province.use_full_province``), whose obligations
+   are exactly what the engine plans on the day they were built;
+2. the real generation: ``obligations.engine.sync(person)`` (every registered generator, the
+   default horizon, one transaction per person, as a nightly job over all persons would call it)
+   for every person (``--all``) or for an evenly spread sample (every k-th person by id), timed
+   per person; the total for all persons is measured (``--all``) or extrapolated from the
+   sample's mean, and labelled so;
+3. the floor, in the same run: the same plan for all persons in one pass: every order and
+   suspension read in one query each, planned in memory with the same planner
+   (``supervision.plans._order_plan``, risk's first reassessment), the plan COPY'd into a
+   temporary table and compared with ``obligations_obligation`` by three set-based statements
+   that insert what is missing, move what changed and delete what is no longer planned;
+4. prints both and the engine's counts (created / rescheduled / removed / unchanged: a second
+   run on the same day must change nothing), writes ``bench/results/<UTC timestamp>.json``.
+
+``--profile`` runs 300 persons' syncs under cProfile and counts SQL statements per person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import province  # noqa: E402
+
+TARGET_SECONDS = 120.0
+
+
+def real_generation(sample_every: int) -> dict:
+    """engine.sync for every ``sample_every``-th person (by id); seconds per person and the counts."""
+    from liangyi.obligations import engine
+    from liangyi.people.models import Person
+    from liangyi.supervision.models import CommunityOrder
+
+    with_orders = set(CommunityOrder.objects.values_list("person_id", flat=True).distinct())
+    ids = list(Person.objects.order_by("pk").values_list("pk", flat=True))[::sample_every]
+    per_person, per_with_orders, total = [], [], engine.SyncResult()
+    started = time.perf_counter()
+    for chunk in range(0, len(ids), 500):
+        persons = Person.objects.filter(pk__in=ids[chunk:chunk + 500]).order_by("pk")
+        for person in persons:
+            t = time.perf_counter()
+            total += engine.sync(person)
+            seconds = time.perf_counter() - t
+            per_person.append(seconds)
+            if person.pk in with_orders:
+                per_with_orders.append(seconds)
+    return {"persons": len(ids), "seconds": time.perf_counter() - started, "per_person": per_person,
+            "per_with_orders": per_with_orders, "result": total, "with_orders_count": len(with_orders)}
+
+
+PLAN_COLUMNS = "person_id, source, key, kind, due_on, window_start, window_end, office_id, worker_id"
+PLANNED = ", ".join("pl." + c.strip() for c in PLAN_COLUMNS.split(","))
+SAME_KEY = "o.person_id = pl.person_id AND o.source = pl.source AND o.key = pl.key"
+PLANNED_DIFFER = ("(o.kind, o.due_on, o.window_start, o.window_end, o.office_id, o.worker_id, o.ruleset_version) "
+                  "IS DISTINCT FROM (pl.kind, pl.due_on, pl.window_start, pl.window_end, pl.office_id, pl.worker_id, "
+                  "%(version)s)")
+
+
+def floor_generation(url: str, today) -> dict:
+    """The same plan for all persons, batched: a few reads, the planner in memory, a set-based diff."""
+    import psycopg
+
+    from liangyi.core import rules as core_rules
+    from liangyi.obligations import engine
+    from liangyi.people.models import Person
+    from liangyi.supervision import plans
+    from liangyi.supervision.models import CommunityOrder, OrderTransfer, Suspension
+
+    started = time.perf_counter()
+    ruleset = core_rules.current()
+    horizon = today + timedelta(days=engine.DEFAULT_HORIZON_DAYS)
+    with psycopg.connect(url) as conn:
+        graded = {r[0] for r in conn.execute("SELECT DISTINCT person_id FROM risk_grading")}
+        spans: dict[int, list] = {}
+        for order_id, start, end in conn.execute('SELECT order_id, start, "end" FROM supervision_suspension'):
+            spans.setdefault(order_id, []).append(Suspension(start=start, end=end))
+        transfers: dict[int, list] = {}
+        for transfer in OrderTransfer.objects.order_by("pk"):
+            transfers.setdefault(transfer.order_id, []).append(transfer)
+        columns = ("id, person_id, kind, decided_on, received_on, report_deadline, reported_on, term_months, "
+                   "state, ended_on, office_id, worker_id")
+        names = [c.strip() for c in columns.split(",")]
+        rows = conn.execute(f"SELECT {columns} FROM supervision_communityorder ORDER BY person_id, received_on"
+                            ).fetchall()
+        read = time.perf_counter() - started
+        conn.execute(f"CREATE TEMP TABLE plan AS SELECT {PLAN_COLUMNS} FROM obligations_obligation WITH NO DATA")
+        planned = 0
+        with conn.cursor() as cur, cur.copy(f"COPY plan ({PLAN_COLUMNS}) FROM STDIN") as copy, \
+                province._grading_lookup(graded):
+            for row in rows:
+                values = dict(zip(names, row, strict=True))
+                order = CommunityOrder(**values)
+                order.person = Person(pk=values["person_id"])
+                order._prefetched_objects_cache = {"suspensions": spans.get(order.pk, []),
+                                                   "transfers": transfers.get(order.pk, [])}
+                for source, item in province.order_plan(order, ruleset, horizon, today, graded):
+                    copy.write_row((order.person_id, source, item.key, item.kind, item.due_on, item.window_start,
+                                    item.window_end, item.office_id, item.worker_id))
+                    planned += 1
+        plan_seconds = time.perf_counter() - started - read
+        t = time.perf_counter()
+        conn.execute("ANALYZE plan")
+        params = {"version": ruleset.version, "horizon": horizon, "now": datetime.now(UTC)}
+        sources = [plans.SOURCE, "risk.reassessment"]
+        created = conn.execute(
+            f"INSERT INTO obligations_obligation ({PLAN_COLUMNS}, ruleset_version, fulfilled_by_type, fulfilled_by_id, "
+            f"waived_reason, created_at, updated_at) SELECT {PLANNED}, %(version)s, '', '', '', %(now)s, %(now)s "
+            f"FROM plan pl WHERE NOT EXISTS "
+            f"(SELECT 1 FROM obligations_obligation o WHERE {SAME_KEY})", params).rowcount
+        moved = conn.execute(
+            f"UPDATE obligations_obligation o SET kind = pl.kind, due_on = pl.due_on, window_start = pl.window_start, "
+            f"window_end = pl.window_end, office_id = pl.office_id, worker_id = pl.worker_id, "
+            f"ruleset_version = %(version)s, updated_at = %(now)s FROM plan pl "
+            f"WHERE {SAME_KEY} AND o.done_at IS NULL AND {PLANNED_DIFFER}", params).rowcount
+        removed = conn.execute(
+            "DELETE FROM obligations_obligation o WHERE o.done_at IS NULL AND o.due_on <= %(horizon)s "
+            "AND o.source = ANY(%(sources)s) AND NOT EXISTS (SELECT 1 FROM plan pl WHERE "
+            f"{SAME_KEY})", {**params, "sources": sources}).rowcount
+        conn.commit()
+        diff = time.perf_counter() - t
+    return {"seconds": time.perf_counter() - started, "read": read, "plan": plan_seconds, "diff": diff,
+            "planned": planned, "created": created, "moved": moved, "removed": removed}
+
+
+def profile(n: int) -> str:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from liangyi.obligations import engine
+    from liangyi.people.models import Person
+
+    persons = list(Person.objects.filter(community_orders__isnull=False).distinct().order_by("pk")[:n])
+    with CaptureQueriesContext(connection) as ctx:
+        for person in persons[:100]:
+            engine.sync(person)
+    statements = len(ctx.captured_queries) / max(1, min(100, len(persons)))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for person in persons:
+        engine.sync(person)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(28)
+    return f"SQL statements per sync (persons with an order): {statements:.1f}\n{out.getvalue()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    scale_name, default_persons, default_events = province.scale()
+    parser = argparse.ArgumentParser(description="Nightly schedule generation benchmark (issue 4).")
+    parser.add_argument("--persons", type=int, default=default_persons)
+    parser.add_argument("--events", type=int, default=default_events)
+    parser.add_argument("--seed", type=int, default=province.DEFAULT_SEED)
+    parser.add_argument("--sample", type=int, default=3000,
+                        help="persons synced (evenly spread); the rest extrapolated")
+    parser.add_argument("--all", action="store_true", help="sync every person (no extrapolation)")
+    parser.add_argument("--profile", action="store_true", help="cProfile 300 syncs and count SQL per sync")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor (it plans every order: minutes)")
+    args = parser.parse_args(argv)
+    print(f"== province ({scale_name}): {args.persons} persons, {args.events} events, seed {args.seed}")
+    url = province.use_full_province(args.persons, args.events, args.seed, scale_name)
+
+    from django.utils import timezone
+
+    from liangyi.people.models import Person
+
+    today = timezone.localdate()
+    everyone = Person.objects.count()
+    every = 1 if args.all else max(1, everyone // max(1, args.sample))
+    real = real_generation(every)
+    mean = sum(real["per_person"]) / len(real["per_person"])
+    measured = every == 1
+    total = real["seconds"] if measured else mean * everyone
+    mean_orders = sum(real["per_with_orders"]) / max(1, len(real["per_with_orders"]))
+    only_orders = mean_orders * real["with_orders_count"]
+    result = real["result"]
+    floor = None if args.no_floor else floor_generation(url, today)
+
+    label = "measured" if measured else f"extrapolated from {real['persons']} persons (every {every}th)"
+    print(f"\n== nightly generation, engine.sync per person: {total:.1f} s for {everyone} persons ({label}); "
+          f"target < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}")
+    print(f"   per person: mean {mean * 1000:.2f} ms, p50 {province.percentile(real['per_person'], 50) * 1000:.2f} ms, "
+          f"p95 {province.percentile(real['per_person'], 95) * 1000:.2f} ms; persons with an order "
+          f"({real['with_orders_count']}): mean {mean_orders * 1000:.2f} ms -> {only_orders:.1f} s if only they "
+          f"were synced")
+    print(f"   engine counts over the synced persons: created {result.created}, rescheduled {result.rescheduled}, "
+          f"removed {result.removed}, unchanged {result.unchanged}")
+    if floor:
+        print(f"== floor, batched plan + set-based diff: {floor['seconds']:.1f} s (read {floor['read']:.1f} s, plan + "
+              f"COPY {floor['plan']:.1f} s for {floor['planned']} planned obligations, SQL diff {floor['diff']:.1f} s;"
+              f" inserted {floor['created']}, moved {floor['moved']}, removed {floor['removed']}); "
+              f"ratio {total / floor['seconds']:.1f}x")
+    floor_seconds = floor["seconds"] if floor else 0.0
+
+    scale_label = f"{everyone} persons ({label})"
+    figures = [
+        province.figure("schedule_generation_seconds", total, "s", "batched_plan_sql_diff_seconds", floor_seconds,
+                        f"< {TARGET_SECONDS:.0f} s", scale_label),
+        province.figure("schedule_sync_ms_per_person", mean * 1000, "ms", "batched_ms_per_person",
+                        floor_seconds / everyone * 1000, "", scale_label),
+        province.figure("schedule_generation_persons_with_orders_seconds", only_orders, "s",
+                        "batched_plan_sql_diff_seconds", floor_seconds, f"< {TARGET_SECONDS:.0f} s",
+                        f"{real['with_orders_count']} persons with a community order (extrapolated)"),
+    ]
+    if args.profile:
+        print("\n== profile\n" + profile(300))
+    print(f"\nresults: {province.write_results(figures)}")
+
+
+if __name__ == "__main__":
+    main()
