@@ -34,6 +34,9 @@ FIELD_CIPHER = env_str("LIANGYI_FIELD_CIPHER", "sm4-gcm")  # sm4-gcm | aes-gcm
 DEBUG = env_bool("LIANGYI_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("LIANGYI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("LIANGYI_CSRF_TRUSTED_ORIGINS", [])
+# Proxies (addresses or networks) whose X-Forwarded-For is believed for the audit trail's client
+# address; a request from anywhere else is recorded with its own address (docs/scale.md).
+TRUSTED_PROXIES = env_list("LIANGYI_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 
 INSTALLED_APPS = [
     "liangyi.core",  # first, so its createsuperuser (role admin) wins over django.contrib.auth's
@@ -103,6 +106,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
         "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;"
     )
+# A read replica (streaming replication) for reports and figures: only code that asks for it
+# (liangyi.ops.db_router.replica()) reads there; everything else reads its own writes.
+if env_str("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(env_str("DATABASE_REPLICA_URL"),
+                                                 conn_max_age=env_int("LIANGYI_DB_CONN_MAX_AGE", 60))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["liangyi.ops.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
@@ -133,6 +143,12 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 API_TOKEN_HOURS = env_int("LIANGYI_API_TOKEN_HOURS", 12)
+# Second factor (TOTP) for every role that sees personal data or administers (core/twofactor.py).
+# Off only in the local demo (no secrets given) so that `make run` logs in with a password;
+# production refuses to start with it off. An account that has enrolled always uses it.
+TWO_FACTOR_REQUIRED = env_bool("LIANGYI_2FA_REQUIRED", not DEMO_MODE)
+if PRODUCTION and not TWO_FACTOR_REQUIRED:
+    raise RuntimeError("LIANGYI_ENV=production needs the second factor: unset LIANGYI_2FA_REQUIRED.")
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -200,11 +216,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several choice sets share a field name ("kind", "reason"): name each one after what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderKindEnum": "liangyi.supervision.models.OrderKind",
+        "ContactKindEnum": "liangyi.supervision.models.ContactKind",
+        "SuspensionReasonEnum": "liangyi.supervision.models.SuspensionReason",
+    },
 }
 
 # Background work (Django's tasks API). The embedded default runs each task at once, in
-# process, after the transaction commits; a Redis-backed backend is configured at scale.
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# process, after the transaction commits; with REDIS_URL tasks go to Redis and the worker
+# (manage.py ops_worker) runs them. Daily jobs are queued by manage.py ops_scheduler at
+# LIANGYI_JOBS_DAILY_AT (local time). See docs/scale.md.
+REDIS_URL = env_str("REDIS_URL")
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+                     "QUEUES": ["default", "imports"]}}
+if REDIS_URL:
+    TASKS = {"default": {"BACKEND": "liangyi.ops.backends.RQBackend", "QUEUES": ["default", "imports"],
+                         "OPTIONS": {"URL": REDIS_URL}}}
+OPS_JOBS_DAILY_AT = env_str("LIANGYI_JOBS_DAILY_AT", "01:30")
 
 # The active rule set (liangyi/rules/<name>.toml, with an optional province override).
 RULESET = env_str("LIANGYI_RULESET", "national")

@@ -43,8 +43,9 @@ from liangyi.people.models import (
     Person,
     Plan,
     Status,
+    TimelineEvent,
 )
-from liangyi.people.services import id_hash, timeline_add
+from liangyi.people.services import id_hash, timeline_add, timeline_clock
 
 DEFAULT_SEED = 5303
 DEFAULT_PERSONS = 300
@@ -155,6 +156,7 @@ ROLE_ZH = {
     Role.CIVIL_AFFAIRS: "民政专员",
     Role.EDUCATION: "禁毒宣传教育",
     Role.AUDITOR: "审计员",
+    Role.SECURITY_ADMIN: "安全管理员",
 }
 
 # Per county: username prefix and role. Per township: the community worker and the social worker.
@@ -173,13 +175,14 @@ class StaffMember:
 
 
 def staff() -> list[StaffMember]:
-    """Every demo user. Usernames: ``admin``, ``leader``, ``facility``, ``auditor`` (city level),
+    """Every demo user. Usernames: ``admin``, ``leader``, ``facility``, ``auditor``, ``security`` (city level),
     ``<leader|police|health|hr|civil|edu>_<county code>``, ``<worker|social>_<township code>``."""
     members = [
         StaffMember("admin", Role.ADMIN, None),
         StaffMember("leader", Role.LEADER, CITY[0]),
         StaffMember("facility", Role.FACILITY, CITY[0]),
         StaffMember("auditor", Role.AUDITOR, CITY[0]),
+        StaffMember("security", Role.SECURITY_ADMIN, CITY[0]),
     ]
     places = tree()
     for county_code in county_codes():
@@ -220,6 +223,8 @@ def demo_logins() -> list[DemoLogin]:
         ("facility", Role.FACILITY, "5303", gettext_lazy("Persons in compulsory isolation and releases due")),
         ("worker_530381001", Role.COMMUNITY_WORKER, "530381001", gettext_lazy("Another county's township (Xuanwei)")),
         ("auditor", Role.AUDITOR, "5303", gettext_lazy("The audit log: who saw and changed what")),
+        ("security", Role.SECURITY_ADMIN, "5303",
+         gettext_lazy("Second factors and sessions of the city's users (separate from the system admin)")),
     ]
     return [DemoLogin(u, r, code, names.get(code, "全市 / all") if code else "全部 / all", hint)
             for u, r, code, hint in rows]
@@ -358,6 +363,9 @@ class Summary:
     timeline_events: int = 0
     duplicates: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    handover: dict = field(default_factory=dict)
+    supervision: dict = field(default_factory=dict)
+    risk: dict = field(default_factory=dict)
 
 
 class _City:
@@ -838,11 +846,35 @@ def _write_persons(drafts: list[_Draft], users: dict[str, User], rng: random.Ran
 
 
 @transaction.atomic
+def drop_generated_measures(measures) -> None:
+    """Delete measures the generator invented that a chain's own record now replaces, with the
+    timeline entries that announced them (the chains' services write their own)."""
+    for measure in list(measures):
+        TimelineEvent.objects.filter(person=measure.person_id, kind="person.measure_added",
+                                     summary__contains=measure.start_on.isoformat()).delete()
+        Measure.objects.filter(pk=measure.pk).delete()
+
+
+def _assign_workers(users: dict[str, User]) -> None:
+    """Persons the handover brought to the community side, or a transfer moved to another township,
+    get their (new) township's worker."""
+    for person in Person.objects.filter(status__in=COMMUNITY_STATUSES).select_related("responsible_worker"):
+        worker = users.get(f"worker_{person.jurisdiction_id[:9]}")
+        current = person.responsible_worker
+        if worker is not None and (current is None or current.jurisdiction_id != person.jurisdiction_id[:9]):
+            Person.objects.filter(pk=person.pk).update(responsible_worker=worker)
+    # As in the generator's own histories, a completed term leaves no one responsible.
+    Person.objects.filter(status=Status.COMPLETED).update(responsible_worker=None)
+
+
 def generate(*, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED, today: date | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Summary:
+             progress: Callable[[int, int], None] | None = None, chains: bool = False) -> Summary:
     """Build the demo city into the database (meant for an empty registry) in one transaction.
 
-    ``progress(done, total)`` is called as persons are written.
+    ``progress(done, total)`` is called as persons are written. With ``chains`` (what
+    ``seed_demo`` asks for) the handover, supervision and risk chains then add their histories
+    through their own services; without it the city holds only the generator's own history, whose
+    invariants liangyi/demo/tests/test_seed_demo.py checks.
     """
     today = today or timezone.localdate()
     city = _City(seed=seed, today=today)
@@ -851,6 +883,20 @@ def generate(*, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED, today:
     users = _write_staff(city.rng, summary)
     drafts = city.drafts(persons)
     _write_persons(drafts, users, city.rng, summary, progress)
+    if chains:
+        # The chains' histories, through their own services, in this order: the handover takes the
+        # persons in isolation, supervision tells its stories, risk grades every community term left.
+        from liangyi.demo import handover as demo_handover
+        from liangyi.demo import risk as demo_risk
+        from liangyi.demo import supervision as demo_supervision
+
+        # Their events are stamped the evening before ``today`` (the summaries carry the real dates),
+        # so that the demo's history never lies in its own future.
+        with timeline_clock(timezone.make_aware(datetime.combine(today, time())) - timedelta(minutes=1)):
+            summary.handover = demo_handover.populate(today=today, rng=city.rng, users=users)
+            summary.supervision = demo_supervision.populate(today=today, rng=city.rng, users=users)
+            summary.risk = demo_risk.populate(today=today, rng=city.rng, users=users)
+        _assign_workers(users)
     summary.duplicates = sum(1 for d in drafts if d.duplicate_of is not None)
     summary.by_status = dict(Counter(d.status for d in drafts))
     return summary

@@ -48,7 +48,7 @@ class Command(BaseCommand):
 
         self.stderr.style_func = None  # the bar is progress, not an error: no red
         started = time.monotonic()
-        summary = generator.generate(persons=persons, seed=seed, progress=self.progress)
+        summary = generator.generate(persons=persons, seed=seed, progress=self.progress, chains=True)
         obligations, overdue = schedules.load(seed=seed, today=timezone.localdate())
         self.stdout.write(f"  obligations / 待办事项: {obligations} ({overdue} overdue / 逾期)")
         audit.record(None, "demo.seeded", username="seed_demo", seed=seed, persons=persons,

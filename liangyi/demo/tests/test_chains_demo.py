@@ -1,0 +1,30 @@
+"""The demo city as `make run` seeds it: the generator's history plus the chains' own stories."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+from django.utils import timezone
+
+from liangyi.demo import generator
+from liangyi.handover.models import IsolationStay
+from liangyi.people.models import Person, Status, TimelineEvent
+from liangyi.risk.models import Grading
+from liangyi.supervision.models import CommunityOrder, DrugTest, Escalation
+
+TODAY = date(2026, 3, 1)
+
+
+@pytest.mark.django_db
+def test_the_chains_add_their_histories_in_the_past_and_every_community_person_has_a_worker():
+    summary = generator.generate(persons=160, seed=11, today=TODAY, chains=True)
+    assert summary.handover and summary.supervision and summary.risk
+    assert IsolationStay.objects.exists() and CommunityOrder.objects.exists()
+    assert DrugTest.objects.exists() and Escalation.objects.exists() and Grading.objects.exists()
+    midnight = timezone.make_aware(datetime.combine(TODAY, time()))
+    assert not TimelineEvent.objects.filter(occurred_at__gte=midnight).exists()
+    community = Person.objects.filter(status__in=generator.COMMUNITY_STATUSES).exclude(status=Status.COMPLETED)
+    assert not community.filter(responsible_worker=None).exists()
+    for person in community.exclude(responsible_worker=None).select_related("responsible_worker"):
+        assert person.responsible_worker.jurisdiction_id == person.jurisdiction_id[:9]
