@@ -60,10 +60,12 @@ lint: setup
 	$(MANAGE) makemigrations --check --dry-run
 
 test: lint
+	scripts/ensure-redis
 	$(VENV)/bin/pytest
 
 test-pg: setup
 	scripts/ensure-postgres
+	scripts/ensure-redis
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest
 
 # `make bench`: the quick scale (20 000 persons); `make bench BENCH_SCALE=province`: the issue's
