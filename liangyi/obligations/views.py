@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from liangyi.core import access, audit
+from liangyi.core import access, audit, exports
 from liangyi.obligations import selectors
 from liangyi.obligations.models import CalendarToken, Obligation, State
 
@@ -95,15 +95,20 @@ def calendar_feed(request: HttpRequest, key: str) -> HttpResponse:
                                                      due_on__lte=today + timedelta(days=FEED_AHEAD_DAYS))
              .select_related("person").order_by("due_on", "id"))
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    st = exports.stamp(user)
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//liangyi//worklist//ZH", "CALSCALE:GREGORIAN",
              "X-WR-CALNAME:" + _ics_text(str(_("Worklist")))]
+    persons = set()
     with translation.override(settings.LANGUAGE_CODE):
+        lines += exports.ics_stamp_lines(st)
         for o in items:
+            persons.add(o.person_id)
             lines += ["BEGIN:VEVENT", f"UID:obligation-{o.pk}@liangyi", f"DTSTAMP:{stamp}",
                       f"DTSTART;VALUE=DATE:{o.due_on:%Y%m%d}",
                       f"DTEND;VALUE=DATE:{o.due_on + timedelta(days=1):%Y%m%d}",
                       "SUMMARY:" + _ics_text(f"{initials(o.person.name)} · {o.get_kind_display()}"), "END:VEVENT"]
     lines.append("END:VCALENDAR")
-    response = HttpResponse("\r\n".join(lines) + "\r\n", content_type="text/calendar; charset=utf-8")
-    response["Cache-Control"] = "no-store, private"
-    return response
+    # Each fetch by the calendar program is an export of the worker's list: audited like any other.
+    return exports.deliver(request, user=user, action="calendar.exported", fmt="ics",
+                           body=("\r\n".join(lines) + "\r\n").encode(), stem="worklist", st=st,
+                           rows=sum(line == "BEGIN:VEVENT" for line in lines), persons=len(persons), inline=True)

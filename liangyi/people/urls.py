@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liangyi.people import views, views_import
+from liangyi.people import views, views_export, views_import
 
 app_name = "people"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("<uuid:person_id>/reveal/<str:field>/", views.person_reveal, name="reveal"),
     path("<uuid:person_id>/family/new/", views.family_add, name="family_add"),
     path("<uuid:person_id>/plan/new/", views.plan_add, name="plan_add"),
+    path("<uuid:person_id>/file.pdf", views_export.person_pdf, name="pdf"),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from uuid import UUID
@@ -16,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
-from liangyi.core import access, idnumber
+from liangyi.core import access, exports, idnumber
 from liangyi.core.errors import DomainError
 from liangyi.people import importer
 from liangyi.people.models import STATUS_LABELS_ZH, ImportRun, Status
@@ -120,22 +119,15 @@ def import_template(request: HttpRequest, fmt: str) -> HttpResponse:
         raise Http404
     access.require(request, request.user, "import")
     headers = list(importer.COLUMNS)
-    if fmt == "csv":
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(headers)
-        writer.writerow(_example_row())
-        body = ("\ufeff" + text.getvalue()).encode("utf-8")  # the BOM makes spreadsheet programs read UTF-8
-        content_type = "text/csv; charset=utf-8"
-    else:
-        body = _template_xlsx(headers)
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="persons_import_template.{fmt}"'
-    return response
+    st = exports.stamp(request.user)
+    # The CSV is filled in and imported back: stamp columns would come back as extra columns, so its
+    # stamp is in the file name (and the audit entry) only; the example row is invented.
+    body = exports.csv_bytes(headers, [_example_row()], None) if fmt == "csv" else _template_xlsx(headers, st)
+    return exports.deliver(request, user=request.user, action="import_template.exported", fmt=fmt, body=body,
+                           stem="persons_import_template", st=st, rows=1, persons=0)
 
 
-def _template_xlsx(headers: list[str]) -> bytes:
+def _template_xlsx(headers: list[str], st: exports.Stamp) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -155,6 +147,7 @@ def _template_xlsx(headers: list[str]) -> bytes:
             sheet.column_dimensions[letter].number_format = "@"
             sheet.cell(row=2, column=index).number_format = "@"
     sheet.freeze_panes = "A2"
+    exports.stamp_workbook(book, st, title="persons_import_template")  # the importer reads the first sheet only
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

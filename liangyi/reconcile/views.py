@@ -8,8 +8,6 @@ reach is 403, audited.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from django.contrib import messages
@@ -22,8 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from liangyi.core import access, audit, idnumber
+from liangyi.core import access, exports, idnumber
 from liangyi.core.errors import DomainError
+from liangyi.people.fieldgroups import FIELD_GROUP
 from liangyi.people.models import Status
 
 from . import selectors, services
@@ -236,53 +235,31 @@ def _rows_of(chunk: list[Finding], user, full: bool):
     reachable = selectors.reachable_persons(user, [f.person_id for f in chunk])
     for finding in chunk:
         shown = present(finding, user, reachable, full=full)
-        yield [finding.category, "" if finding.police_row is None else finding.police_row, shown["id_number"],
-               shown["person_id"], finding.field, shown["registry_value"], shown["police_value"], shown["detail"],
-               finding.resolution, finding.reason]
+        # a role without the identity group gets no ID number at all, not even masked
+        group = FIELD_GROUP.get(finding.field)
+        yield [finding.category, "" if finding.police_row is None else finding.police_row,
+               exports.cell(user, "identity", shown["id_number"]), shown["person_id"], finding.field,
+               exports.cell(user, group, shown["registry_value"]), exports.cell(user, group, shown["police_value"]),
+               shown["detail"], finding.resolution, finding.reason]
 
 
 @login_required
 @require_GET
 def download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """The run's findings as the user may see them, stamped and audited (core/exports.py)."""
     if fmt not in ("csv", "xlsx"):
         raise Http404
     _require(request, RUN)
     run = selectors.run_or_404(request.user, pk)
     filters = _filters(request)
     rows = list(_export_rows(run, request.user, filters))
+    st = exports.stamp(request.user)
     if fmt == "csv":
-        text = io.StringIO(newline="")
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(EXPORT_HEADER)
-        writer.writerows(rows)
-        body = ("\ufeff" + text.getvalue()).encode("utf-8")
-        content_type = "text/csv; charset=utf-8"
+        body = exports.csv_bytes(EXPORT_HEADER, rows, st)
     else:
-        body = _xlsx(rows)
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    audit.record(request.user, "reconcile.exported", run, request=request, format=fmt, rows=len(rows),
-                 full_numbers=_full_numbers(request.user), **{k: v for k, v in filters.items() if v})
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="reconcile-{run.pk}.{fmt}"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _xlsx(rows: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook(write_only=False)
-    sheet = book.active
-    sheet.title = "reconcile"
-    sheet.append(list(EXPORT_HEADER))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.column_dimensions["C"].number_format = "@"
-    for row in rows:
-        sheet.append(row)
-        sheet.cell(row=sheet.max_row, column=3).number_format = "@"  # keep every digit of the ID number
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        body = exports.xlsx_bytes(EXPORT_HEADER, rows, st, title=f"reconcile {run.pk}", sheet_name="reconcile",
+                                  text_columns=(3,), what=f"{run.file_name} ({run.pk})")
+    return exports.deliver(request, user=request.user, action="reconcile.exported", obj=run, fmt=fmt, body=body,
+                           stem=f"reconcile-{run.pk}", st=st, rows=len(rows),
+                           persons=len({row[3] for row in rows if row[3]}), full_numbers=_full_numbers(request.user),
+                           **{k: v for k, v in filters.items() if v})

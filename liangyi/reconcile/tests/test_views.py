@@ -160,7 +160,7 @@ def test_csv_download_has_a_bom_and_masks_for_a_role_without_reveal(registry, ci
     assert body.startswith(b"\xef\xbb\xbf")
     text = body.decode("utf-8-sig")
     assert text.splitlines()[0] == ("category,police_row,id_number,person_id,field,registry_value,police_value,"
-                                    "detail,resolution,reason")
+                                    "detail,resolution,reason,exported_by,exported_at")
     assert "530302198511201023" not in text and "530302********1023" in text
     assert "530381199201012032" not in text  # nor inside a detail or a value
     assert AuditEntry.objects.filter(action="reconcile.exported", actor=city["leader"]).exists()
