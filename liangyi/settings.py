@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.csp import CSP
 
+from liangyi.core import retention as _retention
 from liangyi.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -240,9 +241,11 @@ OPS_JOBS_DAILY_AT = env_str("LIANGYI_JOBS_DAILY_AT", "01:30")
 RULESET = env_str("LIANGYI_RULESET", "national")
 RULESET_OVERRIDE = env_str("LIANGYI_RULESET_OVERRIDE", "")
 
-LOGGING = {
+# With LIANGYI_LOG_DIR set, also a daily-rotated liangyi.log whose rotated files are kept for the rule
+# set's log_retention_months (网络安全法 第二十一条: at least six months); see docs/security.md.
+LOGGING = _retention.logging_config({
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LIANGYI_LOG_LEVEL", "WARNING")},
-}
+}, log_dir=env_str("LIANGYI_LOG_DIR", ""), ruleset=RULESET, override=RULESET_OVERRIDE)
