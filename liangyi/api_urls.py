@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("liangyi.handover.api")),
     path("", include("liangyi.supervision.api")),
     path("", include("liangyi.risk.api")),
+    path("", include("liangyi.medical.api")),
 ]

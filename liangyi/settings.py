@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "liangyi.handover",
     "liangyi.reconcile",
     "liangyi.risk",
+    "liangyi.medical",
     "liangyi.ops",
     "liangyi.demo",
 ]

@@ -21,6 +21,7 @@ urlpatterns = [
     path("reconcile/", include("liangyi.reconcile.urls")),
     path("risk/", include("liangyi.risk.urls")),
     path("supervision/", include("liangyi.supervision.urls")),
+    path("medical/", include("liangyi.medical.urls")),
     path("worklist/", include("liangyi.obligations.urls")),
     path("", include("liangyi.core.urls")),
 ]

@@ -366,6 +366,7 @@ class Summary:
     handover: dict = field(default_factory=dict)
     supervision: dict = field(default_factory=dict)
     risk: dict = field(default_factory=dict)
+    medical: dict = field(default_factory=dict)
 
 
 class _City:
@@ -885,8 +886,10 @@ def generate(*, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED, today:
     _write_persons(drafts, users, city.rng, summary, progress)
     if chains:
         # The chains' histories, through their own services, in this order: the handover takes the
-        # persons in isolation, supervision tells its stories, risk grades every community term left.
+        # persons in isolation, supervision tells its stories, risk grades every community term left,
+        # medical records each running term's insurance years.
         from liangyi.demo import handover as demo_handover
+        from liangyi.demo import medical as demo_medical
         from liangyi.demo import risk as demo_risk
         from liangyi.demo import supervision as demo_supervision
 
@@ -896,6 +899,7 @@ def generate(*, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED, today:
             summary.handover = demo_handover.populate(today=today, rng=city.rng, users=users)
             summary.supervision = demo_supervision.populate(today=today, rng=city.rng, users=users)
             summary.risk = demo_risk.populate(today=today, rng=city.rng, users=users)
+            summary.medical = demo_medical.populate(today=today, rng=city.rng, users=users)
         _assign_workers(users)
     summary.duplicates = sum(1 for d in drafts if d.duplicate_of is not None)
     summary.by_status = dict(Counter(d.status for d in drafts))

@@ -39,6 +39,10 @@ RELEASE_WINDOWS = {"signed": (60, 120), "overdue": (25, 45), "reported": (20, 40
                    "picked_up": (0, 2)}
 RELEASED_STAGES = tuple(RELEASE_WINDOWS)
 CUSTODY_STAGES = ("acknowledged", "in_inbox", "extension", "escape", "medical_leave")
+# The townships of the demo logins (generator.demo_logins): their persons in isolation take the
+# stages a township worker acts on first, so that logging in as that worker shows them.
+SHOWCASE_TOWNSHIPS = ("530302001", "530381001")
+SHOWCASE_STAGES = ("in_inbox", "overdue", "acknowledged", "decision")
 FACILITY = "曲靖市强制隔离戒毒所"
 DOCTORS, PSYCHOLOGISTS, SOCIAL_WORKERS = ("刘建华", "杨丽", "赵明"), ("陈静", "李娜"), ("王芳", "张伟")
 COLLECTORS = ((CollectorKind.FAMILY, "家属"), (CollectorKind.COMMUNITY_STAFF, "社区专干"),
@@ -89,6 +93,7 @@ def populate(*, today: date, rng: random.Random, users: dict[str, User]) -> dict
             entries.append((measure.start_on, person, measure))
     entries.sort(key=lambda e: (e[0], str(e[1].pk)))
     stages: Counter = Counter()
+    shown: Counter = Counter()
     for admitted, person, measure in entries:
         worker = users.get(f"worker_{person.jurisdiction_id[:9]}")
         if worker is None:
@@ -104,6 +109,9 @@ def populate(*, today: date, rng: random.Random, users: dict[str, User]) -> dict
         # The stage this person fits with the fewest persons so far: every stage gets someone early on.
         wanted = [s for s in RELEASED_STAGES + CUSTODY_STAGES if fits[s] and stages[s] < PER_STAGE]
         stage = min(wanted, key=lambda s: stages[s]) if wanted else "in_custody"
+        township = person.jurisdiction_id[:9]
+        if township in SHOWCASE_TOWNSHIPS:
+            stage = next((s for s in SHOWCASE_STAGES if fits[s] and not shown[township, s]), stage)
         number = f"曲公强戒决字〔{decided.year}〕{counts['stays'] + 101}号"
         try:
             with transaction.atomic():
@@ -119,6 +127,7 @@ def populate(*, today: date, rng: random.Random, users: dict[str, User]) -> dict
             continue
         counts["stays"] += 1
         stages[reached] += 1
+        shown[person.jurisdiction_id[:9], reached] += 1
     counts.update({f"stage_{k}": v for k, v in stages.items()})
     return dict(counts)
 

@@ -152,6 +152,7 @@ def section_context(request: HttpRequest, person: Person) -> dict[str, Any]:
     return {
         "sv_orders": orders,
         "sv_current": current,
+        "sv_past": [o for o in orders if not o.is_running],
         "sv_pending_transfer": pending_transfer,
         "sv_tests": person.drug_tests.select_related("collector").all()[:50],
         "sv_violations": [v for o in orders for v in o.violations.all()],
@@ -163,7 +164,10 @@ def section_context(request: HttpRequest, person: Person) -> dict[str, Any]:
         "sv_clock_days_left": clock.days_left(today) if clock else None,
         "sv_today": today,
         "sv_may": may,
-        "sv_forms": [(key, ACTIONS[key].title, ACTIONS[key].form(initial=_initial(ACTIONS[key].form)))
+        # Several forms share field names (on, notes, reason): each gets its own ids, so that every
+        # label points at its own field.
+        "sv_forms": [(key, ACTIONS[key].title, ACTIONS[key].form(initial=_initial(ACTIONS[key].form),
+                                                                 auto_id=f"id_{key}_%s"))
                      for key in keys] if may else [],
         "sv_approve_form": f.ApproveForm(initial={"approved_on": today}),
         "sv_return_form": f.ReturnForm(initial={"returned_on": today}),

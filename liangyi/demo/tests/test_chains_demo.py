@@ -9,9 +9,11 @@ from django.utils import timezone
 
 from liangyi.demo import generator
 from liangyi.handover.models import IsolationStay
+from liangyi.medical.models import InsuranceYear, Scheme
+from liangyi.obligations.models import Kind, Obligation
 from liangyi.people.models import Person, Status, TimelineEvent
 from liangyi.risk.models import Grading
-from liangyi.supervision.models import CommunityOrder, DrugTest, Escalation
+from liangyi.supervision.models import CommunityOrder, DrugTest, Escalation, Violation, ViolationKind
 
 TODAY = date(2026, 3, 1)
 
@@ -19,7 +21,14 @@ TODAY = date(2026, 3, 1)
 @pytest.mark.django_db
 def test_the_chains_add_their_histories_in_the_past_and_every_community_person_has_a_worker():
     summary = generator.generate(persons=160, seed=11, today=TODAY, chains=True)
-    assert summary.handover and summary.supervision and summary.risk
+    assert summary.handover and summary.supervision and summary.risk and summary.medical
+    # Every kind of obligation and of violation the issue names is in the demo (issue 4).
+    assert set(Obligation.objects.values_list("kind", flat=True)) == set(Kind.values)
+    assert set(Violation.objects.values_list("kind", flat=True)) == set(ViolationKind.values)
+    renewals = Obligation.objects.filter(kind=Kind.INSURANCE_RENEWAL)
+    assert renewals.filter(done_at=None, due_on__lt=TODAY).exists()  # in arrears
+    assert renewals.exclude(done_at=None).exists()  # paid
+    assert set(InsuranceYear.objects.values_list("scheme", flat=True)) == set(Scheme.values)
     assert IsolationStay.objects.exists() and CommunityOrder.objects.exists()
     assert DrugTest.objects.exists() and Escalation.objects.exists() and Grading.objects.exists()
     midnight = timezone.make_aware(datetime.combine(TODAY, time()))
