@@ -145,3 +145,9 @@ class TestAccessAndAudit:
 
     def test_post_is_refused(self, filed, personas, client_as):
         assert client_as(personas["worker"]).post(url(filed)).status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_person_page_links_to_the_pdf(person, personas, client_as):
+    html = client_as(personas["health"]).get(reverse("people:detail", args=[person.pk])).content.decode()
+    assert f'href="{url(person)}"' in html and 'data-testid="print-pdf"' in html
