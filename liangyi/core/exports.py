@@ -203,6 +203,7 @@ def deliver(request: HttpRequest | None, *, user: User, action: str, obj: Any = 
 # --- PDF -------------------------------------------------------------------------------------------
 
 PDF_FONT = "STSong-Light"  # one of the CID fonts every PDF reader knows: no font file to ship (docs/security.md)
+LONG_VALUE, LONG_VALUE_LINES = 600, 12  # past these a value is printed below its label, free to cross pages
 
 
 @dataclass
@@ -244,15 +245,28 @@ def pdf_bytes(st: Stamp, *, title: str, subtitle: str, blocks: Sequence[Block]) 
 
     story: list[Any] = [para(title, big), para(subtitle, label), Spacer(1, 4 * mm)]
     width = A4[0] - 36 * mm
+    def table(rows: list[tuple[str, str]]) -> Table:
+        t = Table([[para(k, label), para(v or "—")] for k, v in rows], colWidths=[38 * mm, width - 38 * mm])
+        t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dddddd")),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 3), ("TOPPADDING", (0, 0), (-1, -1), 3)]))
+        return t
+
     for block in blocks:
         story.append(para(block.heading, heading))
-        if block.facts:
-            table = Table([[para(k, label), para(v or "—")] for k, v in block.facts],
-                          colWidths=[38 * mm, width - 38 * mm])
-            table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                       ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dddddd")),
-                                       ("BOTTOMPADDING", (0, 0), (-1, -1), 3), ("TOPPADDING", (0, 0), (-1, -1), 3)]))
-            story.append(table)
+        rows: list[tuple[str, str]] = []
+        for key, value in block.facts or ():
+            if len(value or "") > LONG_VALUE or (value or "").count("\n") > LONG_VALUE_LINES:
+                # A table row cannot break across pages: a long text flows as paragraphs instead.
+                if rows:
+                    story.append(table(rows))
+                    rows = []
+                story.append(para(key, label))
+                story.extend(para(part) for part in value.split("\n"))
+            else:
+                rows.append((key, value))
+        if rows:
+            story.append(table(rows))
         for text in block.paragraphs or ():
             story.append(para(text))
 

@@ -98,10 +98,11 @@ class RetainingFileHandler(logging.handlers.TimedRotatingFileHandler):
             self.stream = None
         try:
             os.link(self.baseFilename, target)
-        except FileExistsError:
-            pass  # another process rotated this day already
-        except FileNotFoundError:
-            pass  # nothing was written that day
+        except (FileExistsError, FileNotFoundError):
+            pass  # another process rotated this day already, or nothing was written that day
+        except OSError:
+            if not os.path.exists(target):  # a file system without hard links: rename, almost as safe
+                os.replace(self.baseFilename, target)
         else:
             os.unlink(self.baseFilename)
         for path in self.expired(today=date.today()):

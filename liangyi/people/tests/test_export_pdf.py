@@ -108,6 +108,13 @@ class TestWatermark:
         assert "worker-" in response["Content-Disposition"]
         assert "no-store" in response["Cache-Control"]
 
+    def test_a_text_longer_than_a_page_flows_over_pages(self, filed, personas, client_as):
+        summary = "\n".join(f"第{i}条：每周家访并记录。" for i in range(400)) + "\n计划结束"
+        Plan.objects.create(person=filed, summary=summary, author=personas["worker"])
+        texts = pages(client_as(personas["worker"]).get(url(filed)))
+        assert len(texts) >= 3 and all("张专干 (worker)" in text for text in texts)
+        assert "计划结束" in texts[-1] or "计划结束" in texts[-2]
+
     def test_chinese_is_drawn_with_the_cid_font(self, filed, personas, client_as):
         reader = PdfReader(io.BytesIO(client_as(personas["worker"]).get(url(filed)).content))
         fonts = {str(f["/BaseFont"]) for f in reader.pages[0]["/Resources"]["/Font"].values()}

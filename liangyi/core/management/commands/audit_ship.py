@@ -157,7 +157,10 @@ class Command(BaseCommand):
         elif options["to"] == "-":
             sink = None
         else:
-            sink = open(options["to"], "a", encoding="utf-8")  # noqa: SIM115
+            try:
+                sink = open(options["to"], "a", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise CommandError(f"cannot write to {options['to']}: {exc}") from exc
         out: IO[str] = sys.stdout if sink is None else sink  # type: ignore[assignment]
         shipped = 0
         broken: AuditEntry | None = None
