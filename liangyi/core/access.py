@@ -3,6 +3,8 @@
 ``visible(user, Model)`` is the queryset a user may see (jurisdiction subtree x role);
 ``get_or_404`` fetches through it, so a record out of reach is a 404 exactly like one that does
 not exist; ``can`` and ``sees`` answer for actions and field groups from ``access_matrix.toml``.
+``read_or_404`` is the one door for reading a person's file outside the user's reach: a
+break-the-glass grant in force (``grant_for``), which opens that file read only, nothing else.
 Apps register how each model is placed in the jurisdiction tree (``register_scope``).
 """
 
@@ -19,7 +21,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
 from liangyi.core import audit
-from liangyi.core.models import Jurisdiction, Outcome, Role, User
+from liangyi.core.models import AccessGrant, Jurisdiction, Outcome, Role, User
 
 MATRIX_PATH = Path(__file__).with_name("access_matrix.toml")
 
@@ -112,6 +114,47 @@ def get_or_404(request_or_user: HttpRequest | User, model: type[Model], **lookup
         audit.record(user, "access.denied", None, request=request, outcome=Outcome.DENIED,  # type: ignore[arg-type]
                      model=model._meta.label_lower, lookup={k: str(v) for k, v in lookup.items()})
     raise Http404
+
+
+# Break-the-glass (docs/security.md): the one model a grant opens, named by label because core lies
+# below people.
+GLASS_MODEL = "people.person"
+
+
+def grant_for(user: User | None, person_id: Any) -> AccessGrant | None:
+    """The user's break-the-glass grant on this person in force now, if any (checked at every
+    request: an expired or revoked grant, or a role that lost ``break_glass``, opens nothing)."""
+    if person_id is None or not has_action(user, "break_glass"):
+        return None
+    return (AccessGrant.objects.active().filter(user=user, person_id=person_id)  # type: ignore[misc]
+            .order_by("-ends_at").first())
+
+
+def read_or_404(request_or_user: HttpRequest | User, model: type[Model], **lookup: Any) -> tuple[Any, Any]:
+    """Fetch one record for reading: in reach, or else (a person only) under the user's
+    break-the-glass grant. Returns ``(record, grant or None)``; anything else is ``get_or_404``'s
+    404, audited the same way. Writes never come here: they use ``get_or_404``."""
+    user = request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
+    try:
+        return visible(user, model).get(**lookup), None  # type: ignore[arg-type]
+    except (model.DoesNotExist, ValueError, ValidationError):  # type: ignore[attr-defined]
+        pass
+    if model._meta.label_lower == GLASS_MODEL:
+        try:
+            obj = model._default_manager.get(**lookup)
+        except (model.DoesNotExist, ValueError, ValidationError):  # type: ignore[attr-defined]
+            obj = None
+        grant = grant_for(user, obj.pk) if obj is not None else None  # type: ignore[arg-type]
+        if grant is not None:
+            return obj, grant
+    return get_or_404(request_or_user, model, **lookup), None
+
+
+def may_read(user: User | None, obj: Any) -> bool:
+    """The record is in the user's reach to read: visible, or a person under a grant in force."""
+    if visible(user, type(obj)).filter(pk=obj.pk).exists():
+        return True
+    return obj._meta.label_lower == GLASS_MODEL and grant_for(user, obj.pk) is not None
 
 
 def can(user: User | None, action: str, obj: Any = None) -> bool:

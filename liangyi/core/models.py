@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
@@ -262,3 +263,47 @@ class AuditHead(models.Model):
 
     last_hash = models.CharField(max_length=64)
     count = models.BigIntegerField(default=0)
+
+
+class GlassCategory(models.TextChoices):
+    EMERGENCY = "emergency", _("Emergency")
+    CASE = "case", _("Case handling")
+    TRANSFER = "transfer", _("Transfer or hand-over")
+
+
+class AccessGrantQuerySet(models.QuerySet):
+    def active(self, now=None):
+        """Grants in force now: started, not ended, not revoked (checked at every request, no job)."""
+        now = now or timezone.now()
+        return self.filter(starts_at__lte=now, ends_at__gt=now, revoked_at__isnull=True)
+
+
+class AccessGrant(models.Model):
+    """Break-the-glass: one user may read one person outside their jurisdiction for a few hours,
+    having stated why. ``person_id`` names a people.Person (core lies below people, like the audit
+    log's ``person_id``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="access_grants")
+    person_id = models.UUIDField(db_index=True)
+    category = models.CharField(_("category"), max_length=20, choices=GlassCategory.choices)
+    reason = models.TextField(_("reason"))
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = AccessGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["user", "person_id", "ends_at"])]
+        verbose_name = _("break-the-glass grant")
+        verbose_name_plural = _("break-the-glass grants")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.person_id} until {self.ends_at:%Y-%m-%d %H:%M}"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.starts_at <= now < self.ends_at

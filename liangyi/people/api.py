@@ -1,5 +1,8 @@
 """REST API v1 of the person registry: search, register, read, update, and the timeline.
 
+One person's record and timeline also answer, read only, for a person out of reach that the
+caller opened by break-the-glass (docs/security.md); lists never show such a person.
+
 A person's fields appear only when the caller's role sees their field group (absent, not null,
 otherwise). ID number, phone and addresses are masked unless the role may reveal them and the
 request asks with ``?reveal=1`` on one person's record; each reveal is audited.
@@ -219,6 +222,14 @@ def reveal_fields(request: Request, person: Person) -> dict[str, str]:
                 for f in fields}
 
 
+def _audit_read(request: Request, person: Person, grant: Any, **detail: Any) -> None:
+    if grant is None:
+        audit.viewed(django_request(request), person, **detail)
+    else:
+        audit.record(request.user, "person.viewed", person, request=django_request(request),
+                     glass_grant=str(grant.pk), via="api", **detail)
+
+
 class PersonListCreate(JsonView):
     """Persons in the caller's reach; registering a new one."""
 
@@ -255,9 +266,11 @@ class PersonDetail(JsonView):
         responses={200: PersonSerializer, 401: ERROR_RESPONSES[401], 404: NOT_FOUND},
     )
     def get(self, request: Request, id: UUID) -> Response:
-        person = access.get_or_404(django_request(request), Person, pk=id)
-        audit.viewed(django_request(request), person)
-        revealed = reveal_fields(request, person) if wants_reveal(request) else {}
+        # A person out of reach reads only under the caller's break-the-glass grant: the same
+        # fields, no reveal (reveal needs the person in reach), the read flagged in the audit log.
+        person, grant = access.read_or_404(django_request(request), Person, pk=id)
+        _audit_read(request, person, grant)
+        revealed = reveal_fields(request, person) if wants_reveal(request) and grant is None else {}
         return Response(PersonSerializer(person, context={"viewer": request.user, "revealed": revealed}).data)
 
     @extend_schema(summary=gettext_lazy("Change some fields of a person's record"), tags=["persons"],
@@ -287,8 +300,8 @@ class PersonTimeline(JsonView):
     @extend_schema(summary=gettext_lazy("A person's timeline, newest first (audited)"), tags=["persons"],
                    responses={200: TimelineEventSerializer(many=True), 401: ERROR_RESPONSES[401], 404: NOT_FOUND})
     def get(self, request: Request, id: UUID) -> Response:
-        person = access.get_or_404(django_request(request), Person, pk=id)
-        audit.viewed(django_request(request), person, section="timeline")
+        person, grant = access.read_or_404(django_request(request), Person, pk=id)
+        _audit_read(request, person, grant, section="timeline")
         page = self.paginate_queryset(selectors.timeline_for(user=request.user, person=person))
         return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from liangyi.core import rules
 from liangyi.core.fields import EncryptedTextField
 from liangyi.core.models import Jurisdiction, User
 
@@ -191,6 +195,33 @@ class MeasureKind(models.TextChoices):
     COMMUNITY_DRUG_REHAB = "community_drug_rehab", _("Community drug rehab")
     COMMUNITY_REHAB = "community_rehab", _("Community rehab")
     VOLUNTARY = "voluntary", _("Voluntary rehab")
+    # Public-security punishments for drug use (治安管理处罚法): sealed by its article 136.
+    PS_DETENTION = "ps_detention", _("Administrative detention for drug use")
+    PS_FINE = "ps_fine", _("Fine for drug use")
+
+
+def sealing_in_force(on: date | None = None) -> bool:
+    return (on or timezone.localdate()) >= date.fromisoformat(rules.current().value("sealing_in_force_from"))
+
+
+def sealed_kinds() -> list[str]:
+    return list(rules.current().value("sealed_measure_kinds"))
+
+
+def sealed_measures_q() -> Q:
+    """The measures the law seals: stamped sealed, or of a sealed kind once sealing is in force
+    (so a row written by a path that did not stamp it is hidden all the same)."""
+    q = Q(sealed_at__isnull=False)
+    if sealing_in_force() and rules.current().value("sealing_covers_earlier_records"):
+        q |= Q(kind__in=sealed_kinds())
+    return q
+
+
+class MeasureManager(models.Manager):
+    """The default manager (and so ``person.measures``): sealed measures are left out."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().exclude(sealed_measures_q())
 
 
 class Measure(models.Model):
@@ -202,8 +233,17 @@ class Measure(models.Model):
     end_on = models.DateField(_("until"), null=True, blank=True)
     authority = models.CharField(_("decided by"), max_length=100, blank=True)
     notes = models.CharField(_("notes"), max_length=200, blank=True)
+    # Sealed by law (治安管理处罚法 art. 136): kept, but out of every ordinary read. sealed_by is
+    # empty when the rule sealed it; sealed_basis names the rule and its source.
+    sealed_at = models.DateTimeField(_("sealed"), null=True, blank=True)
+    sealed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    sealed_basis = models.CharField(_("legal basis of the sealing"), max_length=200, blank=True)
+
+    objects = MeasureManager()  # first: the default manager, so related managers leave sealed rows out
+    with_sealed = models.Manager()  # noqa: DJ012 (a manager, not a field): only people.sealing uses it
 
     class Meta:
+        default_manager_name = "objects"
         ordering = ["-start_on"]
         verbose_name = _("measure")
         verbose_name_plural = _("measures")
@@ -224,6 +264,13 @@ class Plan(models.Model):
         verbose_name_plural = _("individual plans")
 
 
+class TimelineManager(models.Manager):
+    """The default manager (and so ``person.timeline``): events of sealed records are left out."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(sealed_at__isnull=True)
+
+
 class TimelineEvent(models.Model):
     """Everything recorded about a person, newest first. Chains append; it never reads them."""
 
@@ -237,10 +284,37 @@ class TimelineEvent(models.Model):
     group = models.CharField(max_length=30, blank=True)
     ref_type = models.CharField(max_length=60, blank=True)
     ref_id = models.CharField(max_length=64, blank=True)
+    # Set with the sealed record the event is about (people.sealing): out of every ordinary read.
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TimelineManager()
+    with_sealed = models.Manager()  # noqa: DJ012 (a manager, not a field): only people.sealing uses it
 
     class Meta:
+        default_manager_name = "objects"
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["person", "-occurred_at"])]
+
+
+class SealedBasis(models.TextChoices):
+    CASE = "case", _("Case handling by a state organ (办案需要)")
+    REGULATION = "regulation", _("Query under national regulations (根据国家规定查询)")
+
+
+class SealedOpening(models.Model):
+    """One opening of a person's sealed records, with its stated legal basis; shown for a short time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="sealed_openings")
+    basis = models.CharField(_("legal basis"), max_length=20, choices=SealedBasis.choices)
+    reference = models.CharField(_("case or reference number"), max_length=100)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-starts_at"]
 
 
 

@@ -25,8 +25,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from liangyi.core import access
-from liangyi.core.models import Role, User
+from liangyi.core import access, glass
+from liangyi.core.models import AccessGrant, Role, User
 from liangyi.demo import factories
 
 # --- the objects ----------------------------------------------------------------------------------
@@ -76,9 +76,13 @@ def build(place, actor: User, name: str) -> dict[str, Any]:
                                      id_number_masked=person.id_number_masked, police_value=name,
                                      jurisdiction_code=place.code, fingerprint=uuid.uuid4().hex)
     import_run = ImportRun.objects.create(actor=actor, file_name="persons.xlsx", state="done")
+    # A break-the-glass grant made by a user of the place (the security administrator's revoke route).
+    grant = AccessGrant.objects.create(user=actor, person_id=person.pk, category="case", reason="案件需要核查",
+                                       starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1))
     return {"person": person, "order": order, "leave": leave, "absence": absence, "escalation": escalation,
             "obligation": Obligation.objects.filter(person=person).order_by("id").first(), "run": run,
-            "finding": finding, "import_run": import_run, **build_handover(place, person, order, actor)}
+            "finding": finding, "import_run": import_run, "grant": grant,
+            **build_handover(place, person, order, actor)}
 
 
 def build_handover(place, person, order, actor: User) -> dict[str, Any]:
@@ -119,6 +123,11 @@ KWARGS: dict[str, dict[str, Callable[[dict], Any]]] = {
     "people:reveal": {"person_id": _pk("person"), "field": lambda o: "phone"},
     "people:family_add": {"person_id": _pk("person")},
     "people:plan_add": {"person_id": _pk("person")},
+    "people:sealed": {"person_id": _pk("person")},
+    "people:pdf": {"person_id": _pk("person")},
+    "medical:record": {"person_id": _pk("person")},
+    "api-person-insurance": {"id": _pk("person")},
+    "people:glass_revoke": {"grant_id": _pk("grant")},
     "reconcile:run": {"pk": _pk("run")},
     "reconcile:progress": {"pk": _pk("run")},
     "reconcile:retry": {"pk": _pk("run")},
@@ -303,3 +312,54 @@ def test_the_auditor_changes_nothing(world):
         if response.status_code not in (403, 404, 405):
             refused.append(f"POST {name}: {response.status_code}")
     assert not refused, "\n".join(refused)
+
+
+# --- break-the-glass: a grant opens the file of its person, and nothing else --------------------
+
+# The routes a grant opens (read only): the file, and one person's record and timeline in the API;
+# `people:sealed` opens too, but only to a role with `open_sealed` (403 for the others).
+GLASS_OPENS = {"people:detail", "api-person", "api-person-timeline", "people:sealed"}
+
+
+def _break_the_glass(world) -> list[User]:
+    users = [u for u in world["users"].values() if access.has_action(u, "break_glass")]
+    for user in users:
+        glass.grant_open(user=user, person=world["outside"]["person"], category="emergency",
+                         reason="在本辖区突发疾病送医，需核实身份联系家属")
+    return users
+
+
+def test_a_grant_opens_only_its_persons_file(world):
+    problems: list[str] = []
+    users = _break_the_glass(world)
+    assert {u.role for u in users} == {"police", "community_worker", "facility", "health"}
+    for user in users:
+        client = Client()
+        client.force_login(user)
+        unseen = [v for group, values in SECRETS.items() if not access.sees(user, group) for v in values]
+        for name in sorted(KWARGS):
+            for method in ("GET", "POST"):
+                outside = call(client, method, url_for(name, world["outside"]))
+                missing = call(client, method, missing_url(name, world["inside"]))
+                opens = method == "GET" and name in GLASS_OPENS and (
+                    name != "people:sealed" or access.has_action(user, "open_sealed"))
+                if name == "people:sealed" and not opens:
+                    # The person reads as if in reach: the action decides (403), an empty form is a 400.
+                    expected = 400 if access.has_action(user, "open_sealed") else 403
+                    if outside.status_code != expected:
+                        problems.append(f"{user.role} {method} {name} under a grant: {outside.status_code}")
+                elif opens:
+                    if outside.status_code != 200:
+                        problems.append(f"{user.role} GET {name} under a grant: {outside.status_code}")
+                    leaked = [v for v in unseen if v in _body(outside)]
+                    if leaked:
+                        problems.append(f"{user.role} GET {name} under a grant shows {leaked}")
+                elif outside.status_code not in (403, 404, 405) or outside.status_code != missing.status_code:
+                    problems.append(f"{user.role} {method} {name} under a grant: {outside.status_code} "
+                                    f"(missing: {missing.status_code})")
+    assert not problems, "\n".join(problems)
+
+
+def test_lists_never_show_a_person_opened_by_break_the_glass(world):
+    _break_the_glass(world)
+    test_lists_searches_exports_and_reports_never_show_the_outside_person(world)
