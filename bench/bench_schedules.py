@@ -1,14 +1,16 @@
 """Nightly schedule generation for every person (issue 4), beside a batched floor.
 
-    BENCH_SCALE=province .venv/bin/python bench/bench_schedules.py [--sample 3000 | --all] [--profile]
+    BENCH_SCALE=province .venv/bin/python bench/bench_schedules.py [--next-day] [--per-person 3000] [--profile]
 
 1. builds or reuses the full bench province (``province.use_full_province``), whose obligations
    are exactly what the engine plans on the day they were built;
-2. the real generation: ``obligations.engine.sync(person)`` (every registered generator, the
-   default horizon, one transaction per person, as a nightly job over all persons would call it)
-   for every person (``--all``) or for an evenly spread sample (every k-th person by id), timed
-   per person; the total for all persons is measured (``--all``) or extrapolated from the
-   sample's mean, and labelled so;
+2. the real generation: the nightly job ``obligations.generate`` (``engine.sync_many`` over every
+   person, a chunk of 1 000 at a time, every registered generator, today + the default horizon),
+   measured for all persons, with the time spent per generator and in reading and writing
+   obligations; ``--next-day`` runs it as tomorrow night would (the horizon one day on, so the
+   obligations entering it are created: the bench database keeps them);
+   ``--per-person N``: also the old way, ``engine.sync(person)`` for an evenly spread sample of N
+   persons, extrapolated to all and labelled so;
 3. the floor, in the same run: the same plan for all persons in one pass: every order and
    suspension read in one query each, planned in memory with the same planner
    (``supervision.plans._order_plan``, risk's first reassessment), the plan COPY'd into a
@@ -17,7 +19,7 @@
 4. prints both and the engine's counts (created / rescheduled / removed / unchanged: a second
    run on the same day must change nothing), writes ``bench/results/<UTC timestamp>.json``.
 
-``--profile`` runs 300 persons' syncs under cProfile and counts SQL statements per person.
+``--profile`` runs ``sync_many`` over 5 000 persons under cProfile and counts SQL statements.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
+import os
 import pstats
 import sys
 import time
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -140,21 +145,51 @@ def profile(n: int) -> str:
     from django.test.utils import CaptureQueriesContext
 
     from liangyi.obligations import engine
-    from liangyi.people.models import Person
 
-    persons = list(Person.objects.filter(community_orders__isnull=False).distinct().order_by("pk")[:n])
+    persons = list(itertools.islice(engine.all_persons(), n))
     with CaptureQueriesContext(connection) as ctx:
-        for person in persons[:100]:
-            engine.sync(person)
-    statements = len(ctx.captured_queries) / max(1, min(100, len(persons)))
+        engine.sync_many(persons[:2000])
+    statements = len(ctx.captured_queries)
     profiler = cProfile.Profile()
     profiler.enable()
-    for person in persons:
-        engine.sync(person)
+    engine.sync_many(persons)
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(28)
-    return f"SQL statements per sync (persons with an order): {statements:.1f}\n{out.getvalue()}"
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+    return f"SQL statements for 2 000 persons (two chunks): {statements}\n{out.getvalue()}"
+
+
+def batched_generation(day) -> dict:
+    """The nightly job for ``day``, timed as a whole and per part (generators, reading, writing)."""
+    from liangyi.obligations import engine
+    from liangyi.ops import jobs as ops_jobs
+
+    parts: dict[str, float] = defaultdict(float)
+    real_plans, real_chunk = engine._plans, engine._sync_chunk
+
+    def timed_plans(source, *args):
+        t = time.perf_counter()
+        try:
+            return real_plans(source, *args)
+        finally:
+            parts[f"plan {source}"] += time.perf_counter() - t
+
+    def timed_chunk(*args):
+        t = time.perf_counter()
+        try:
+            return real_chunk(*args)
+        finally:
+            parts["chunks (all but reading persons)"] += time.perf_counter() - t
+
+    engine._plans, engine._sync_chunk = timed_plans, timed_chunk
+    try:
+        t = time.perf_counter()
+        cpu = time.process_time()
+        summary = ops_jobs.run("obligations.generate", today=day)
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    finally:
+        engine._plans, engine._sync_chunk = real_plans, real_chunk
+    return {"seconds": seconds, "cpu": cpu, "summary": summary, "parts": dict(parts)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,10 +198,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--persons", type=int, default=default_persons)
     parser.add_argument("--events", type=int, default=default_events)
     parser.add_argument("--seed", type=int, default=province.DEFAULT_SEED)
-    parser.add_argument("--sample", type=int, default=3000,
-                        help="persons synced (evenly spread); the rest extrapolated")
-    parser.add_argument("--all", action="store_true", help="sync every person (no extrapolation)")
-    parser.add_argument("--profile", action="store_true", help="cProfile 300 syncs and count SQL per sync")
+    parser.add_argument("--per-person", type=int, default=0, metavar="N",
+                        help="also engine.sync person by person for N evenly spread persons (extrapolated)")
+    parser.add_argument("--next-day", action="store_true",
+                        help="run tomorrow's night (the horizon one day on; the created obligations stay)")
+    parser.add_argument("--profile", action="store_true", help="cProfile sync_many over 5 000 persons")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor (it plans every order: minutes)")
     args = parser.parse_args(argv)
     print(f"== province ({scale_name}): {args.persons} persons, {args.events} events, seed {args.seed}")
@@ -177,26 +213,26 @@ def main(argv: list[str] | None = None) -> None:
     from liangyi.people.models import Person
 
     today = timezone.localdate()
+    day = today + timedelta(days=1) if args.next_day else today
     everyone = Person.objects.count()
-    every = 1 if args.all else max(1, everyone // max(1, args.sample))
-    real = real_generation(every)
-    mean = sum(real["per_person"]) / len(real["per_person"])
-    measured = every == 1
-    total = real["seconds"] if measured else mean * everyone
-    mean_orders = sum(real["per_with_orders"]) / max(1, len(real["per_with_orders"]))
-    only_orders = mean_orders * real["with_orders_count"]
-    result = real["result"]
+    load = os.getloadavg()
+    batched = batched_generation(day)
+    summary, total = batched["summary"], batched["seconds"]
+    night = "tomorrow's night (horizon + 1 day)" if args.next_day else "tonight (the day the province was planned)"
+    print(f"\n== nightly generation (job obligations.generate, engine.sync_many), {night}: {total:.1f} s for "
+          f"{everyone} persons, measured (CPU of this process {batched['cpu']:.1f} s; load average before "
+          f"{load[0]:.1f}); target < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}")
+    print(f"   counts: created {summary['created']}, rescheduled {summary['rescheduled']}, removed "
+          f"{summary['removed']}, unchanged {summary['unchanged']}")
+    for part, seconds in sorted(batched["parts"].items()):
+        print(f"   {part:<40} {seconds:8.1f} s")
+    if args.per_person:
+        every = max(1, everyone // args.per_person)
+        real = real_generation(every)
+        mean = sum(real["per_person"]) / len(real["per_person"])
+        print(f"== the old way, engine.sync per person, every {every}th person ({real['persons']}): mean "
+              f"{mean * 1000:.2f} ms -> {mean * everyone:.0f} s for all (extrapolated); counts {real['result']}")
     floor = None if args.no_floor else floor_generation(url, today)
-
-    label = "measured" if measured else f"extrapolated from {real['persons']} persons (every {every}th)"
-    print(f"\n== nightly generation, engine.sync per person: {total:.1f} s for {everyone} persons ({label}); "
-          f"target < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}")
-    print(f"   per person: mean {mean * 1000:.2f} ms, p50 {province.percentile(real['per_person'], 50) * 1000:.2f} ms, "
-          f"p95 {province.percentile(real['per_person'], 95) * 1000:.2f} ms; persons with an order "
-          f"({real['with_orders_count']}): mean {mean_orders * 1000:.2f} ms -> {only_orders:.1f} s if only they "
-          f"were synced")
-    print(f"   engine counts over the synced persons: created {result.created}, rescheduled {result.rescheduled}, "
-          f"removed {result.removed}, unchanged {result.unchanged}")
     if floor:
         print(f"== floor, batched plan + set-based diff: {floor['seconds']:.1f} s (read {floor['read']:.1f} s, plan + "
               f"COPY {floor['plan']:.1f} s for {floor['planned']} planned obligations, SQL diff {floor['diff']:.1f} s;"
@@ -204,18 +240,15 @@ def main(argv: list[str] | None = None) -> None:
               f"ratio {total / floor['seconds']:.1f}x")
     floor_seconds = floor["seconds"] if floor else 0.0
 
-    scale_label = f"{everyone} persons ({label})"
+    scale_label = f"{everyone} persons, all measured, {night}, load average {load[0]:.1f}"
     figures = [
         province.figure("schedule_generation_seconds", total, "s", "batched_plan_sql_diff_seconds", floor_seconds,
                         f"< {TARGET_SECONDS:.0f} s", scale_label),
-        province.figure("schedule_sync_ms_per_person", mean * 1000, "ms", "batched_ms_per_person",
+        province.figure("schedule_sync_ms_per_person", total / everyone * 1000, "ms", "batched_ms_per_person",
                         floor_seconds / everyone * 1000, "", scale_label),
-        province.figure("schedule_generation_persons_with_orders_seconds", only_orders, "s",
-                        "batched_plan_sql_diff_seconds", floor_seconds, f"< {TARGET_SECONDS:.0f} s",
-                        f"{real['with_orders_count']} persons with a community order (extrapolated)"),
     ]
     if args.profile:
-        print("\n== profile\n" + profile(300))
+        print("\n== profile\n" + profile(5000))
     print(f"\nresults: {province.write_results(figures)}")
 
 

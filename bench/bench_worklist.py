@@ -33,25 +33,33 @@ TARGET_MS = 100.0
 TOWNSHIPS = 12  # township workers cycled through (cities: all 16)
 
 # The worklist as selectors.worklist + select_related builds it, by hand: same joins, filters and order.
-_FROM = """
+# The scope is the person's place as the obligation carries it (person_place, kept by triggers),
+# "listed" is the generated column listed_from (see docs/obligations.md).
+_SCOPE = """
+   WHERE o.person_place IN (SELECT code FROM core_jurisdiction WHERE code LIKE %(scope)s)
+     AND o.done_at IS NULL AND o.listed_from <= %(today)s"""
+_JOINS = """
     FROM obligations_obligation o
     JOIN people_person p ON p.id = o.person_id
     JOIN core_jurisdiction pj ON pj.code = p.jurisdiction_id
     JOIN core_jurisdiction oj ON oj.code = o.office_id
-    LEFT JOIN core_user w ON w.id = o.worker_id
-   WHERE p.jurisdiction_id LIKE %(scope)s AND o.done_at IS NULL
-     AND (o.due_on <= %(ahead)s OR o.window_start <= %(today)s)"""
-FLOOR_PAGE = f"""
+    LEFT JOIN core_user w ON w.id = o.worker_id"""
+_COLUMNS = """
   SELECT o.id, o.person_id, o.kind, o.due_on, o.window_start, o.window_end, o.office_id, o.worker_id,
          o.done_on, o.waived_reason,
          CASE WHEN o.due_on < %(today)s THEN 'overdue'
               WHEN o.window_start <= %(today)s OR (o.window_start IS NULL AND o.due_on <= %(today)s) THEN 'due'
               ELSE 'upcoming' END AS state,
-         p.name, p.jurisdiction_id, pj.name, oj.name, w.username
-  {_FROM}
-   ORDER BY o.due_on, p.name, o.id
-   LIMIT %(limit)s"""
-FLOOR_COUNT = f"SELECT count(*) {_FROM}"
+         p.name, p.jurisdiction_id, pj.name, oj.name, w.username"""
+FLOOR_PAGE = f"{_COLUMNS} {_JOINS} {_SCOPE} ORDER BY o.due_on, p.name, o.id LIMIT %(limit)s"
+FLOOR_COUNT = f"SELECT count(*) FROM obligations_obligation o {_SCOPE}"
+# The worklist as it was written before (issue 4): scoped through the person's jurisdiction, listed by
+# due date or open window. --check-old compares its rows with today's, user by user.
+_OLD_WHERE = """
+   WHERE p.jurisdiction_id LIKE %(scope)s AND o.done_at IS NULL
+     AND (o.due_on <= %(ahead)s OR o.window_start <= %(today)s)"""
+OLD_PAGE = f"{_COLUMNS} {_JOINS} {_OLD_WHERE} ORDER BY o.due_on, p.name, o.id LIMIT %(limit)s"
+OLD_COUNT = f"SELECT count(*) FROM obligations_obligation o JOIN people_person p ON p.id = o.person_id {_OLD_WHERE}"
 
 
 def measure(users, repeat: int, today, page_size: int, url: str, session_sql: str = "") -> dict[str, list[float]]:
@@ -90,6 +98,26 @@ def measure(users, repeat: int, today, page_size: int, url: str, session_sql: st
     return {"real": real, "floor": floor, "sizes": sizes}
 
 
+def check_old(users, today, page_size: int, url: str) -> None:
+    """The new worklist gives the rows, order and count of the old one for every user measured."""
+    import psycopg
+
+    from liangyi.obligations import selectors
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET jit = off")  # the old plan is slow enough without compiling it
+        for user in users:
+            params = {"scope": user.scope_code + "%", "ahead": today + timedelta(days=selectors.WORKLIST_DAYS),
+                      "today": today, "limit": page_size}
+            old = (conn.execute(OLD_COUNT, params).fetchone()[0], conn.execute(OLD_PAGE, params).fetchall())
+            new = (conn.execute(FLOOR_COUNT, params).fetchone()[0], conn.execute(FLOOR_PAGE, params).fetchall())
+            qs = selectors.worklist(user, today)
+            orm = (qs.count(), [(o.pk, o.state) for o in qs[:page_size]])
+            if old != new or orm != (old[0], [(r[0], r[10]) for r in old[1]]):
+                raise SystemExit(f"the worklist of {user.username} differs from the old query's")
+            print(f"  {user.username}: {old[0]} rows, first page identical to the old query's")
+
+
 def explain(user, today, page_size: int, url: str, session_sql: str = "") -> str:
     import psycopg
 
@@ -113,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=province.DEFAULT_SEED)
     parser.add_argument("--repeat", type=int, default=200, help="measured requests per user level")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the city query")
+    parser.add_argument("--check-old", action="store_true",
+                        help="first compare every measured user's count and first page with the old query's")
     parser.add_argument("--no-jit", action="store_true",
                         help="EXPERIMENT: run both with SET jit = off (a server setting, not the default)")
     args = parser.parse_args(argv)
@@ -132,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
         "township_worker": rng.sample(workers, min(TOWNSHIPS, len(workers))),
         "city_leader": list(User.objects.filter(username__startswith=province.LEADER_PREFIX).order_by("username")),
     }
+    if args.check_old:
+        print("== the new query against the old one (count, first page, states)")
+        check_old([u for users in levels.values() for u in users], today, page_size, url)
     scale_label = f"{args.persons} persons, {args.events} events"
     figures = []
     print(f"\n{'worklist request':<18}{'rows':>14}{'p50 ms':>9}{'p95 ms':>9}{'floor p50':>11}{'floor p95':>11}"

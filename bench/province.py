@@ -463,7 +463,8 @@ def with_defaults(conn, table: str, statement: str) -> tuple[str, tuple]:
     extra = [(c, t) for c, t in conn.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
         "AND table_schema = current_schema() AND is_nullable = 'NO' AND column_default IS NULL "
-        "AND is_identity = 'NO' ORDER BY ordinal_position", (table,)).fetchall() if c not in named]
+        "AND is_identity = 'NO' AND is_generated = 'NEVER' ORDER BY ordinal_position", (table,)).fetchall()
+        if c not in named]
     unknown = [c for c, t in extra if t not in _EMPTY]
     if unknown:
         raise SystemExit(f"{table} has NOT NULL columns this loader cannot fill: {unknown}")
@@ -562,9 +563,12 @@ def load_supervision(seed: int = DEFAULT_SEED, *, today: date | None = None, for
                            "report_deadline, report_deadline_unconfirmed, report_deadline_note, reported_on, "
                            "term_months, term_ends_on, state, ended_on, office_id, worker_id, authority, "
                            "ruleset_version, created_at, updated_at) FROM STDIN")
+        # person_place is what the database's trigger would copy from the person (bulk_load turns
+        # triggers off); listed_from is computed by the database (a generated column).
         obligation_statement = ("COPY obligations_obligation (person_id, kind, due_on, window_start, window_end, "
                                 "office_id, worker_id, source, key, ruleset_version, done_at, done_on, done_by_id, "
-                                "fulfilled_by_type, fulfilled_by_id, waived_reason, created_at, updated_at) FROM STDIN")
+                                "fulfilled_by_type, fulfilled_by_id, waived_reason, created_at, updated_at, "
+                                "person_place) FROM STDIN")
         ten = datetime.min.time().replace(hour=2)  # 10:00 in China is 02:00 UTC
         order_statement, order_extra = with_defaults(conn, "supervision_communityorder", order_statement)
         obligation_statement, obligation_extra = with_defaults(conn, "obligations_obligation", obligation_statement)
@@ -631,7 +635,7 @@ def load_supervision(seed: int = DEFAULT_SEED, *, today: date | None = None, for
                                     item.worker_id, source, item.key, ruleset.version,
                                     datetime.combine(done_on, ten, UTC) if done else None, done_on,
                                     item.worker_id if done else None, "bench.history" if done else "", "", "", now,
-                                    now, *obligation_extra))
+                                    now, town, *obligation_extra))
                     obligations += 1
         timings["plan_and_copy_obligations"] = time.perf_counter() - t
         say(f"planned and COPY {obligations} obligations of {len(orders)} orders in "

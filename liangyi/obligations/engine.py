@@ -15,7 +15,8 @@ fixed span).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -81,17 +82,26 @@ class SyncResult:
 
 
 Generator = Callable[[Person, RuleSet, date], list[Planned]]
+# The batched form of a generator: plans a chunk of persons with a handful of queries and returns
+# {person pk: plan}; it must plan exactly what the generator plans for each person.
+BatchGenerator = Callable[[Sequence[Person], RuleSet, date], dict[Any, list[Planned]]]
 _generators: dict[str, Generator] = {}
+_batched: dict[str, BatchGenerator] = {}
 
 # The fields a plan decides; an open obligation whose values differ is rescheduled.
 PLANNED_FIELDS = ("kind", "due_on", "window_start", "window_end", "office_id", "worker_id", "ruleset_version")
 
 
-def register(source: str, fn: Generator) -> None:
-    """Register the generator of ``source`` (idempotent for the same function)."""
-    if _generators.get(source, fn) is not fn:
+def register(source: str, fn: Generator, *, many: BatchGenerator | None = None) -> None:
+    """Register the generator of ``source`` (idempotent for the same function), and optionally its
+    batched form for ``sync_many`` (``many``, or the generator's own ``fn.many``; without one,
+    ``sync_many`` calls ``fn`` person by person)."""
+    many = many or getattr(fn, "many", None)
+    if _generators.get(source, fn) is not fn or (many is not None and _batched.get(source, many) is not many):
         raise ValueError(f"obligation source {source!r} is already registered")
     _generators[source] = fn
+    if many is not None:
+        _batched[source] = many
 
 
 def sources() -> list[str]:
@@ -126,7 +136,8 @@ def _sync_source(person: Person, source: str, plan: dict[str, Planned], horizon:
     for key, item in plan.items():
         current = existing.get(key)
         if current is None:
-            to_create.append(Obligation(person=person, source=source, key=key, **_values(item, version)))
+            to_create.append(Obligation(person=person, source=source, key=key, person_place=person.jurisdiction_id,
+                                        **_values(item, version)))
         elif not current.is_open:
             continue  # fulfilled or waived: history, never moved
         else:
@@ -152,6 +163,14 @@ def _sync_source(person: Person, source: str, plan: dict[str, Planned], horizon:
     return SyncResult(len(to_create), len(to_update), len(to_delete), unchanged)
 
 
+def _chosen(only: Iterable[str] | None) -> list[str]:
+    chosen = sorted(only) if only is not None else sources()
+    for source in chosen:
+        if source not in _generators:
+            raise ValueError(f"no obligation generator registered for {source!r}")
+    return chosen
+
+
 @transaction.atomic
 def sync(
     person: Person, *, ruleset: RuleSet | None = None, horizon: date | None = None, actor: User | None = None,
@@ -164,21 +183,137 @@ def sync(
     Person.objects.select_for_update().filter(pk=person.pk).values_list("pk", flat=True).first()
     result = SyncResult()
     per_source: dict[str, list[int]] = {}
-    for source in (sorted(only) if only is not None else sources()):
-        try:
-            generate = _generators[source]
-        except KeyError:
-            raise ValueError(f"no obligation generator registered for {source!r}") from None
-        outcome = _sync_source(person, source, _validate(source, generate(person, ruleset, horizon)), horizon,
-                               ruleset.version)
+    for source in _chosen(only):
+        outcome = _sync_source(person, source, _validate(source, _generators[source](person, ruleset, horizon)),
+                               horizon, ruleset.version)
         if outcome.changed:
             per_source[source] = [outcome.created, outcome.rescheduled, outcome.removed]
         result += outcome
+    _audit_sync(actor, person, ruleset, horizon, result, per_source)
+    return result
+
+
+def _audit_sync(actor: User | None, person: Person, ruleset: RuleSet, horizon: date, result: SyncResult,
+                per_source: dict[str, list[int]]) -> None:
     if result.changed:
         # A no-op re-run writes nothing, not even an audit entry.
         audit.record(actor, "obligations.synced", person, ruleset=ruleset.name, ruleset_version=ruleset.version,
                      horizon=horizon, changes=per_source)
+
+
+# The fields of the open rows sync_many reads (tuples, not model instances: a night reads millions).
+_OPEN_ROW = ("pk", "person_id", "source", "key", *PLANNED_FIELDS)
+# Persons are read with only what the generators use; anything else loads on first access.
+PERSON_FIELDS = ("pk", "status", "jurisdiction_id", "responsible_worker_id")
+SYNC_CHUNK = 1000
+
+
+def sync_many(
+    persons: Iterable[Person], *, ruleset: RuleSet | None = None, horizon: date | None = None,
+    actor: User | None = None, only: Iterable[str] | None = None, chunk_size: int = SYNC_CHUNK,
+) -> SyncResult:
+    """``sync`` for many persons, a chunk at a time: the same obligations and audit entries as one
+    ``sync`` per person, with a few queries per chunk (generators' batched forms, one read of the
+    chunk's obligations, bulk writes). Each chunk is its own transaction, so an interrupted run
+    keeps what it finished and a re-run finds it done."""
+    ruleset = ruleset or core_rules.current()
+    horizon = horizon or timezone.localdate() + timedelta(days=DEFAULT_HORIZON_DAYS)
+    chosen = _chosen(only)
+    result = SyncResult()
+    chunk: list[Person] = []
+    for person in persons:
+        chunk.append(person)
+        if len(chunk) >= chunk_size:
+            result += _sync_chunk(chunk, chosen, ruleset, horizon, actor)
+            chunk = []
+    if chunk:
+        result += _sync_chunk(chunk, chosen, ruleset, horizon, actor)
     return result
+
+
+def all_persons(chunk_size: int = SYNC_CHUNK) -> Iterable[Person]:
+    """Every person, by primary key in keyset pages, with only ``PERSON_FIELDS`` loaded."""
+    last = None
+    while True:
+        page = Person.objects.only(*PERSON_FIELDS).order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page[:chunk_size])
+        yield from rows
+        if len(rows) < chunk_size:
+            return
+        last = rows[-1].pk
+
+
+def _plans(source: str, persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, dict[str, Planned]]:
+    many = _batched.get(source)
+    if many is None:
+        return {p.pk: _validate(source, _generators[source](p, ruleset, horizon)) for p in persons}
+    planned = many(persons, ruleset, horizon)
+    return {p.pk: _validate(source, planned.get(p.pk, ())) for p in persons}
+
+
+@transaction.atomic
+def _sync_chunk(persons: list[Person], chosen: list[str], ruleset: RuleSet, horizon: date,
+                actor: User | None) -> SyncResult:
+    ids = [p.pk for p in persons]
+    # The same per-person lock as sync, taken for the chunk in one statement (in key order).
+    list(Person.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    version = ruleset.version
+    plans = {source: _plans(source, persons, ruleset, horizon) for source in chosen}
+    rows = Obligation.objects.filter(person_id__in=ids, source__in=chosen)
+    open_rows: dict[tuple, dict[str, tuple]] = defaultdict(dict)
+    for row in rows.filter(done_at=None).values_list(*_OPEN_ROW):
+        open_rows[row[1], row[2]][row[3]] = row
+    closed: dict[tuple, set[str]] = defaultdict(set)
+    for person_id, source, key in rows.exclude(done_at=None).values_list("person_id", "source", "key"):
+        closed[person_id, source].add(key)
+
+    to_create: list[Obligation] = []
+    to_update: list[Obligation] = []
+    to_delete: list[int] = []
+    counts: dict[Any, dict[str, list[int]]] = defaultdict(dict)
+    unchanged = 0
+    for person in persons:
+        for source in chosen:
+            plan = plans[source][person.pk]
+            current = open_rows.get((person.pk, source), {})
+            done = closed.get((person.pk, source), ())
+            created = moved = removed = 0
+            for key, item in plan.items():
+                row = current.get(key)
+                if row is None:
+                    if key not in done:
+                        to_create.append(Obligation(person_id=person.pk, source=source, key=key,
+                                                    person_place=person.jurisdiction_id, **_values(item, version)))
+                        created += 1
+                    continue
+                values = _values(item, version)
+                if row[4:] == tuple(values[f] for f in PLANNED_FIELDS):
+                    unchanged += 1
+                else:
+                    to_update.append(Obligation(pk=row[0], **values))
+                    moved += 1
+            for key, row in current.items():
+                if key not in plan and row[5] <= horizon:  # row[5]: due_on
+                    to_delete.append(row[0])
+                    removed += 1
+            if created or moved or removed:
+                counts[person.pk][source] = [created, moved, removed]
+    if to_create:
+        Obligation.objects.bulk_create(to_create, batch_size=2000)
+    if to_update:
+        now = timezone.now()
+        for obligation in to_update:
+            obligation.updated_at = now
+        Obligation.objects.bulk_update(to_update, [*PLANNED_FIELDS, "updated_at"], batch_size=1000)
+    if to_delete:
+        Obligation.objects.filter(pk__in=to_delete, done_at=None).delete()
+    by_pk = {p.pk: p for p in persons}
+    for person_pk, per_source in counts.items():
+        totals = [sum(c[i] for c in per_source.values()) for i in range(3)]
+        _audit_sync(actor, by_pk[person_pk], ruleset, horizon, SyncResult(*totals), per_source)
+    return SyncResult(len(to_create), len(to_update), len(to_delete), unchanged)
 
 
 def _check_open(obligation: Obligation) -> None:

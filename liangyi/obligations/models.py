@@ -8,10 +8,36 @@ obligation is upcoming, due or overdue is derived from its dates at read time
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext_lazy as _
 
 from liangyi.core.models import Jurisdiction, User
 from liangyi.people.models import Person
+
+# The issue fixes the worklist's look-ahead at 7 days: obligations due within a week are listed.
+# ``Obligation.listed_from`` is computed by the database from it; changing it needs a migration.
+WORKLIST_DAYS = 7
+
+
+class DaysBefore(models.Func):
+    """``date - n days`` as a date, in a form both databases accept in a stored generated column."""
+
+    output_field = models.DateField()
+
+    def __init__(self, expression, days: int) -> None:
+        super().__init__(expression)
+        self.days = int(days)
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ARG002
+        raise NotImplementedError(f"DaysBefore is not written for {connection.vendor}")
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} - {self.days})", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"date({sql}, '-{self.days} days')", params
 
 
 class Kind(models.TextChoices):
@@ -63,6 +89,15 @@ class Obligation(models.Model):
     waived_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Read-side copies, kept by the database so the worklist needs no join and one index range:
+    # person_place is the person's Person.jurisdiction, set on insert and whenever the person moves
+    # (triggers, see ``placing``); listed_from is the first day the obligation is on the worklist
+    # (WORKLIST_DAYS before it is due, or when its window opens if that is earlier).
+    person_place = models.CharField(max_length=12, editable=False, default="")
+    listed_from = models.GeneratedField(
+        expression=Least(DaysBefore("due_on", WORKLIST_DAYS), Coalesce("window_start", "due_on")),
+        output_field=models.DateField(), db_persist=True, editable=False,
+    )
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -80,6 +115,12 @@ class Obligation(models.Model):
                          condition=models.Q(done_at__isnull=True)),
             models.Index(fields=["worker", "due_on"], name="obligation_worker_due"),
             models.Index(fields=["person", "kind", "due_on"], name="obligation_person_kind"),
+            # The worklist: counted per place (one range per place, index only), paged by due date.
+            # (Trailing key columns rather than INCLUDE, which SQLite lacks: the same index-only reads.)
+            models.Index(fields=["person_place", "listed_from", "due_on"], name="obligation_place_listed",
+                         condition=models.Q(done_at__isnull=True)),
+            models.Index(fields=["due_on", "listed_from", "person_place"], name="obligation_open_due",
+                         condition=models.Q(done_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

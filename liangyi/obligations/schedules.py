@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from liangyi.core.periods import add_months  # one month arithmetic for the whole project (clamps to month end)
 from liangyi.core.rules import RuleSet, RuleSetError
@@ -84,13 +85,21 @@ def interval_periods(
 ) -> list[Period]:
     """Periods of ``intervals[k]`` months in year k+1 of the term (the last interval for later years),
     in calendar days after every suspension's shift. Used for tests, check-ins, visits and reviews."""
-    if any(int(v) < 1 for v in intervals):
-        raise RuleSetError(f"intervals must be at least one month, not {tuple(intervals)}")
-    spans = _normalised(suspended)
-    return [
-        Period(offset, _shift(opens, spans), _shift(due, spans))
+    intervals = tuple(int(v) for v in intervals)
+    if any(v < 1 for v in intervals):
+        raise RuleSetError(f"intervals must be at least one month, not {intervals}")
+    return list(_periods(term_start, term_end, intervals, tuple(_normalised(suspended))))
+
+
+@lru_cache(maxsize=65536)
+def _periods(term_start: date, term_end: date, intervals: tuple[int, ...],
+             spans: tuple[tuple[date, date], ...]) -> tuple[Period, ...]:
+    # Pure in its arguments, and a province's terms share a few thousand (start, end) pairs: the
+    # nightly generation plans each of them once instead of once per order.
+    return tuple(
+        Period(offset, _shift(opens, list(spans)), _shift(due, list(spans)))
         for offset, opens, due in _unsuspended_periods(term_start, term_end, intervals)
-    ]
+    )
 
 
 def drug_test_periods(
@@ -140,13 +149,14 @@ def community_term(person: Person, ruleset: RuleSet) -> tuple[date, date] | None
 
 def drug_tests(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]:
     """Generator "supervision.drug_tests": one test per period of the community term."""
+    term = community_term(person, ruleset)
+    return [] if term is None else _term_tests(person, *term, ruleset, horizon)
+
+
+def _term_tests(person: Person, start: date, end: date, ruleset: RuleSet, horizon: date) -> list[Planned]:
     from liangyi.obligations.engine import Planned
     from liangyi.obligations.models import Kind
 
-    term = community_term(person, ruleset)
-    if term is None:
-        return []
-    start, end = term
     office = township_code(person.jurisdiction_id)
     return [
         Planned(
@@ -156,3 +166,35 @@ def drug_tests(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]
         for p in drug_test_periods(start, end, ruleset)
         if p.due_on <= horizon
     ]
+
+
+def drug_tests_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, list[Planned]]:
+    """The batched form of ``drug_tests`` (``engine.sync_many``): two queries per chunk."""
+    from liangyi.people.models import Measure, MeasureKind, Person, Status
+
+    kinds = {Status.COMMUNITY_DRUG_REHAB: (MeasureKind.COMMUNITY_DRUG_REHAB, "community_drug_rehab_term_years"),
+             Status.COMMUNITY_REHAB: (MeasureKind.COMMUNITY_REHAB, "community_rehab_max_term_years")}
+    candidates = {p.pk: p for p in persons if p.status in kinds}
+    if not candidates:
+        return {}
+    if hasattr(Person, "community_orders"):
+        from liangyi.supervision.models import CommunityOrder
+
+        for person_id in CommunityOrder.objects.filter(person_id__in=list(candidates)).values_list("person_id",
+                                                                                                    flat=True):
+            candidates.pop(person_id, None)  # the supervision chain plans this person's term
+    newest: dict[tuple, Any] = {}
+    for measure in (Measure.objects.filter(person_id__in=list(candidates), kind__in=[k for k, _y in kinds.values()])
+                    .order_by("person_id", "kind", "-start_on", "-id")):
+        newest.setdefault((measure.person_id, measure.kind), measure)
+    plans = {}
+    for person_id, person in candidates.items():
+        kind, years_rule = kinds[person.status]
+        measure = newest.get((person_id, kind))
+        if measure is not None:
+            end = measure.end_on or add_months(measure.start_on, 12 * int(ruleset.value(years_rule)))
+            plans[person_id] = _term_tests(person, measure.start_on, end, ruleset, horizon)
+    return plans
+
+
+drug_tests.many = drug_tests_many  # type: ignore[attr-defined]  # engine.register reads it

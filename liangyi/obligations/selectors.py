@@ -7,16 +7,15 @@ before that.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.db.models import Case, CharField, Q, QuerySet, Value, When
 
 from liangyi.core import access
 from liangyi.core.models import User
-from liangyi.obligations.models import Obligation, State
+from liangyi.obligations.models import WORKLIST_DAYS, Obligation, State
 
-# The issue fixes the worklist's look-ahead at 7 days: obligations due within a week are listed.
-WORKLIST_DAYS = 7
+__all__ = ["WORKLIST_DAYS", "state_of", "with_state", "worklist"]
 
 
 def state_of(obligation: Obligation, on: date) -> str:
@@ -43,11 +42,13 @@ def with_state(qs: QuerySet[Obligation], on: date) -> QuerySet[Obligation]:
 
 def worklist(user: User | None, on: date) -> QuerySet[Obligation]:
     """Open obligations of persons in the user's reach that are overdue, due, or due within
-    WORKLIST_DAYS, most urgent first (overdue ones first, the oldest first)."""
+    WORKLIST_DAYS, most urgent first (overdue ones first, the oldest first).
+
+    ``listed_from <= on`` is ``due_on <= on + WORKLIST_DAYS or window_start <= on``, computed by the
+    database (Obligation.listed_from), so one index range answers it."""
     qs = (
         access.visible(user, Obligation)
-        .filter(done_at=None)
-        .filter(Q(due_on__lte=on + timedelta(days=WORKLIST_DAYS)) | Q(window_start__lte=on))
+        .filter(done_at=None, listed_from__lte=on)
         .select_related("person", "person__jurisdiction", "office", "worker")
         .order_by("due_on", "person__name", "id")
     )

@@ -10,7 +10,10 @@ instead of moving a fulfilled row.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -32,15 +35,20 @@ def reassessments(person: Person, ruleset: RuleSet, horizon: date) -> list[Plann
     if order is None:
         return []  # no running term (suspended, ended, or not reported): nothing to reassess
     today = timezone.localdate()
-    latest = selectors.grading_on(person, today)
+    return _plan(order, selectors.grading_on(person, today), lambda: selectors.effective(person, today), ruleset,
+                 horizon)
+
+
+def _plan(order: CommunityOrder, latest: Any, effective: Callable[[], Any], ruleset: RuleSet,
+          horizon: date) -> list[Planned]:
     if latest is None or latest.graded_on < order.reported_on:
         opens = order.reported_on
         due = order.reported_on + timedelta(days=int(ruleset.value("risk_first_assessment_days")))
         key = f"reassessment:first:{order.pk}"
     else:
-        effective = selectors.effective(person, today)
-        interval = effective.rules.control[effective.level_key]["reassessment_interval_months"] \
-            if effective.rules and effective.level_key in effective.rules.control else None
+        level = effective()
+        interval = level.rules.control[level.level_key]["reassessment_interval_months"] \
+            if level.rules and level.level_key in level.rules.control else None
         if interval is None:
             return []
         opens = latest.graded_on + timedelta(days=1)
@@ -50,3 +58,42 @@ def reassessments(person: Person, ruleset: RuleSet, horizon: date) -> list[Plann
         return []
     return [Planned(kind=Kind.REASSESSMENT, key=key, due_on=due, window_start=min(opens, due), window_end=due,
                     office=order.office_id, worker=order.worker_id)]
+
+
+def effective_many(person_ids: Iterable[Any], on: date) -> dict[Any, Any]:
+    """``selectors.effective(person, on)`` for many persons in two queries (missing: ungraded)."""
+    from liangyi.risk import selectors
+    from liangyi.risk.models import Grading, Override
+
+    ids = list(set(person_ids))
+    latest: dict[Any, Any] = {}
+    for grading in Grading.objects.filter(person_id__in=ids, graded_on__lte=on).order_by("person_id", "-graded_on",
+                                                                                          "-id"):
+        latest.setdefault(grading.person_id, grading)
+    overrides: dict[Any, list] = defaultdict(list)
+    for override in (Override.objects.filter(person_id__in=list(latest), starts_on__lte=on, expires_on__gte=on)
+                     .order_by("person_id", "-starts_on", "-id")):
+        overrides[override.person_id].append(override)
+    rules = {key: selectors.rules_of(key) for key in {g.ruleset for g in latest.values()}}
+    ungraded = selectors.Effective(None, None, None)
+    found: dict[Any, Any] = defaultdict(lambda: ungraded)
+    for person_id, grading in latest.items():
+        override = next((o for o in overrides[person_id] if o.ruleset == grading.ruleset and o.active_on(on)), None)
+        found[person_id] = selectors.Effective(grading, override, rules[grading.ruleset])
+    return found
+
+
+def reassessments_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, list[Planned]]:
+    """The batched form of ``reassessments`` (``engine.sync_many``): three queries per chunk."""
+    running: dict[Any, CommunityOrder] = {}
+    orders = CommunityOrder.objects.filter(person_id__in=[p.pk for p in persons], state=OrderState.ACTIVE,
+                                           reported_on__isnull=False)
+    for order in orders.order_by("person_id", "-reported_on", "-id"):
+        running.setdefault(order.person_id, order)
+    today = timezone.localdate()
+    levels = effective_many(running, today)
+    return {person_id: _plan(order, levels[person_id].grading, lambda e=levels[person_id]: e, ruleset, horizon)
+            for person_id, order in running.items()}
+
+
+reassessments.many = reassessments_many  # type: ignore[attr-defined]  # engine.register reads it
