@@ -295,10 +295,8 @@ def glass_open(request: HttpRequest) -> HttpResponse:
                     for problem in problems:
                         form.add_error(field or None, problem)
             else:
-                messages.warning(request, _("The file is open to you until %(until)s. Every page you read is "
-                                            "recorded and reported to the auditor.")
-                                 % {"until": timezone.localtime(grant.ends_at).strftime("%Y-%m-%d %H:%M")})
-                return redirect("people:detail", person.pk)
+                # The banner on the file says until when, and why.
+                return redirect("people:detail", grant.person_id)
     mine = list(AccessGrant.objects.active().filter(user=user).order_by("-ends_at"))
     names = {p.pk: p for p in Person.objects.filter(pk__in=[g.person_id for g in mine])}
     for g in mine:

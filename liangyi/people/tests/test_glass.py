@@ -98,6 +98,7 @@ class TestOpening:
         body = client.get(reverse("people:detail", args=[stranger.pk])).content.decode()
         assert reverse("people:edit", args=[stranger.pk]) not in body
         assert 'data-testid="reveal-' not in body
+        assert 'data-testid="print-pdf"' not in body  # the PDF is an export: not under a grant
         for name in ("people:edit", "people:family_add", "people:plan_add"):
             assert client.get(reverse(name, args=[stranger.pk])).status_code == 404
         assert client.post(reverse("people:reveal", args=[stranger.pk, "phone"])).status_code == 404
