@@ -26,7 +26,7 @@ from django.utils import timezone
 from liangyi.core import periods
 from liangyi.core import rules as core_rules
 from liangyi.core.errors import DomainError
-from liangyi.core.models import User
+from liangyi.core.models import Jurisdiction, User
 from liangyi.handover import assessment, services
 from liangyi.handover.models import AssessmentPoint, CollectorKind, IsolationStay, Outcome
 from liangyi.people.models import MeasureKind, Person, Status
@@ -92,6 +92,7 @@ def populate(*, today: date, rng: random.Random, users: dict[str, User]) -> dict
         if measure is not None:
             entries.append((measure.start_on, person, measure))
     entries.sort(key=lambda e: (e[0], str(e[1].pk)))
+    _move_to_showcase(entries, today, min_years)
     stages: Counter = Counter()
     shown: Counter = Counter()
     for admitted, person, measure in entries:
@@ -130,6 +131,23 @@ def populate(*, today: date, rng: random.Random, users: dict[str, User]) -> dict
         shown[person.jurisdiction_id[:9], reached] += 1
     counts.update({f"stage_{k}": v for k, v in stages.items()})
     return dict(counts)
+
+
+def _move_to_showcase(entries: list, today: date, min_years: int) -> None:
+    """Give each showcase township persons who can reach its stages: the demo's persons are
+    synthetic, so the longest-held ones eligible for early release are moved to live there."""
+    eligible = [e for e in entries if periods.add_years(e[0], min_years) <= today - timedelta(days=50)
+                and e[1].jurisdiction_id[:9] not in SHOWCASE_TOWNSHIPS
+                and not e[1].measures.filter(end_on=e[0] - timedelta(days=1)).exists()]  # no relapse
+    for township in SHOWCASE_TOWNSHIPS:
+        place = Jurisdiction.objects.filter(code__startswith=township).order_by("-level", "code").first()
+        for _admitted, person, _measure in eligible[:len(SHOWCASE_STAGES)]:
+            if place is None:
+                break
+            Person.objects.filter(pk=person.pk).update(household_jurisdiction=place, residence_jurisdiction=place,
+                                                       jurisdiction=place)
+            person.household_jurisdiction = person.residence_jurisdiction = person.jurisdiction = place
+        eligible = eligible[len(SHOWCASE_STAGES):]
 
 
 def _walk(stay: IsolationStay, stage: str, facility: User, worker: User, today: date, rng: random.Random,

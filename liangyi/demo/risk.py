@@ -70,7 +70,7 @@ def _support_answers(person: Person, rng: random.Random) -> dict[str, int]:
     spec = instruments.get("social_support")
     risky = {i.key: next(o.value for o in i.options if o.score == 1) for i in spec.items}
     safe = {i.key: next(o.value for o in i.options if o.score == 0) for i in spec.items}
-    odds = {"f1": .3, "f2": .25, "f3": .2, "f4": .05, "h1": .1, "h2": .1, "e3": .2, "p1": .25, "p2": .3}
+    odds = {"f1": .2, "f2": .15, "f3": .15, "f4": .05, "h1": .08, "h2": .08, "e3": .15, "p1": .15, "p2": .2}
     answers = {k: (risky[k] if rng.random() < p else safe[k]) for k, p in odds.items()}
     answers["e1"] = safe["e1"] if person.employment in (Employment.EMPLOYED, Employment.SELF_EMPLOYED) else risky["e1"]
     answers["e2"] = safe["e2"] if person.has_skill else risky["e2"]
