@@ -10,7 +10,9 @@ so a re-run finds the same obligation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from liangyi.core.rules import RuleSet
 from liangyi.obligations.engine import Planned
@@ -36,14 +38,11 @@ def renewal_key(order_pk: int, year: int) -> str:
     return f"insurance:{order_pk}:{year}"
 
 
-def renewals(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]:
+def _plan(order, records: dict[int, object], ruleset: RuleSet, horizon: date) -> list[Planned]:
     from liangyi.supervision.plans import term_end
-    from liangyi.supervision.selectors import order_current
 
-    order = order_current(person)
     if order is None or order.reported_on is None or not order.is_running:
         return []
-    records = {r.year: r for r in person.insurance_years.all()}
     end = term_end(order)
     plan = []
     year = order.reported_on.year + 1
@@ -60,3 +59,27 @@ def renewals(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]:
                                 window_start=opens, window_end=due, office=order.office_id, worker=order.worker_id))
         year += 1
     return plan
+
+
+def renewals(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]:
+    from liangyi.supervision.selectors import order_current
+
+    return _plan(order_current(person), {r.year: r for r in person.insurance_years.all()}, ruleset, horizon)
+
+
+def renewals_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, list[Planned]]:
+    """The batched form of ``renewals`` (``engine.sync_many``): two queries per chunk."""
+    from liangyi.medical.models import InsuranceYear
+    from liangyi.supervision.models import RUNNING_STATES, CommunityOrder
+
+    ids = [p.pk for p in persons]
+    orders = {o.person_id: o for o in CommunityOrder.objects.filter(person_id__in=ids, state__in=RUNNING_STATES,
+                                                                    reported_on__isnull=False)
+              .prefetch_related("suspensions")}
+    records: dict[Any, dict[int, InsuranceYear]] = {}
+    for record in InsuranceYear.objects.filter(person_id__in=list(orders)):
+        records.setdefault(record.person_id, {})[record.year] = record
+    return {pk: _plan(order, records.get(pk, {}), ruleset, horizon) for pk, order in orders.items()}
+
+
+renewals.many = renewals_many  # type: ignore[attr-defined]  # engine.register reads it

@@ -239,3 +239,37 @@ class TestApi:
         assert api_for(personas["job_officer"]).post(self.url(person), {"year": today().year, "scheme": "none"},
                                                      format="json").status_code == 403
         assert api_for(None).get(self.url(person)).status_code in (401, 403)
+
+
+@pytest.mark.django_db
+class TestBatched:
+    def test_the_batched_form_plans_exactly_what_the_generator_plans(self, places, worker):
+        from liangyi.demo import factories
+
+        ruleset, horizon = core_rules.current(), today() + timedelta(days=800)
+        persons = []
+        for n, story in enumerate(("none", "paid", "employee", "unpaid", "suspended", "awaiting", "no-order")):
+            person = factories.person(places["township"], name=f"测试{n}")
+            persons.append(person)
+            if story == "no-order":
+                continue
+            if story == "awaiting":
+                supervision.order_create(person=person, kind="community_drug_rehab", decided_on=today(),
+                                         received_on=today(), actor=worker)
+                continue
+            order = running_order(person, worker, reported_days_ago=500)
+            first = order.reported_on.year + 1
+            if story == "paid":
+                InsuranceYear.objects.create(person=person, year=first, scheme=Scheme.RESIDENT, paid_on=today())
+            elif story == "employee":
+                InsuranceYear.objects.create(person=person, year=first, scheme=Scheme.EMPLOYEE, paid_on=today())
+            elif story == "unpaid":
+                InsuranceYear.objects.create(person=person, year=first, scheme=Scheme.NONE)
+            elif story == "suspended":
+                supervision.order_suspend(order=order, start=today() - timedelta(days=30), reason="detention",
+                                          actor=worker)
+        batched = plans.renewals_many(persons, ruleset, horizon)
+        for person in persons:
+            assert batched.get(person.pk, []) == plans.renewals(person, ruleset, horizon), person.name
+        assert sum(len(v) for v in batched.values()) >= 4
+        assert engine._batched[plans.SOURCE] is plans.renewals_many  # the nightly run uses it
