@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from liangyi.core import access, audit, glass, idnumber
@@ -245,11 +245,12 @@ def plan_add(request: HttpRequest, person_id: UUID) -> HttpResponse:
 
 
 class GlassForm(forms.Form):
-    id_number = forms.CharField(label=_lazy("ID number of the person"), max_length=40, help_text=_lazy(
+    id_number = forms.CharField(label=gettext_lazy("ID number of the person"), max_length=40, help_text=gettext_lazy(
         "The whole number, exactly: the file is found only by an exact match."))
-    category = forms.ChoiceField(label=_lazy("Why"), choices=[("", "—"), *GlassCategory.choices])
-    reason = forms.CharField(label=_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 3}), help_text=_lazy(
-        "Who asked, for what, and the case or event it concerns. The auditor reads it."))
+    category = forms.ChoiceField(label=gettext_lazy("Why"), choices=[("", "—"), *GlassCategory.choices])
+    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=gettext_lazy("Who asked, for what, and the case or event it concerns. "
+                                                    "The auditor reads it."))
 
     def clean_id_number(self) -> str:
         try:
@@ -364,10 +365,10 @@ def glass_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 
 class SealedOpenForm(forms.Form):
-    basis = forms.ChoiceField(label=_lazy("Legal basis"), choices=[("", "—"), *SealedBasis.choices])
-    reference = forms.CharField(label=_lazy("Case or reference number"), max_length=100, help_text=_lazy(
+    basis = forms.ChoiceField(label=gettext_lazy("Legal basis"), choices=[("", "—"), *SealedBasis.choices])
+    reference = forms.CharField(label=gettext_lazy("Case or reference number"), max_length=100, help_text=gettext_lazy(
         "The case number (案件编号) or the reference of the query under national regulations."))
-    note = forms.CharField(label=_lazy("Note"), max_length=300, required=False)
+    note = forms.CharField(label=gettext_lazy("Note"), max_length=300, required=False)
 
 
 @login_required
