@@ -22,6 +22,24 @@ def _place_triggers(sender, using="default", plan=None, **kwargs) -> None:
         placing.repair(connection)
 
 
+def _in_reach(qs, scope: str):
+    """Obligations of persons whose place lies in ``scope``'s subtree.
+
+    The places are listed (a small query) rather than left to a subquery: PostgreSQL then reads
+    one index range per place and estimates each from its statistics, so it does not mistake a
+    township for a city and walk the whole province's due dates to fill a page."""
+    from liangyi.core.models import Jurisdiction
+
+    places = list(Jurisdiction.objects.filter(code__startswith=scope).values_list("code", flat=True))
+    if len(places) > WHOLE_TREE_CHECK and not Jurisdiction.objects.exclude(code__startswith=scope).exists():
+        return qs  # the scope holds every place there is (a province's own installation)
+    return qs.filter(person_place__in=places)
+
+
+# Beyond this many places, first ask whether the scope is the whole tree (then no filter at all).
+WHOLE_TREE_CHECK = 200
+
+
 class ObligationsConfig(AppConfig):
     name = "liangyi.obligations"
     label = "obligations"
@@ -29,18 +47,12 @@ class ObligationsConfig(AppConfig):
 
     def ready(self) -> None:
         from liangyi.core import access
-        from liangyi.core.models import Jurisdiction
         from liangyi.obligations import engine, schedules
         from liangyi.obligations.models import Obligation
 
         # An obligation is seen by whoever sees its person (where the person lies), so a
         # transferred person's history moves with them. person_place is the database's copy of
-        # Person.jurisdiction (obligations.placing), so the scope needs no join; the places of
-        # the subtree come from a subquery, which lets PostgreSQL walk one index range per place.
-        access.register_scope(
-            Obligation,
-            lambda qs, scope: qs.filter(
-                person_place__in=Jurisdiction.objects.filter(code__startswith=scope).values("code")),
-            gate="view_persons")
+        # Person.jurisdiction (obligations.placing), so the scope needs no join.
+        access.register_scope(Obligation, _in_reach, gate="view_persons")
         engine.register(schedules.SOURCE_DRUG_TESTS, schedules.drug_tests)
         post_migrate.connect(_place_triggers, sender=self, dispatch_uid="obligations.place_triggers")

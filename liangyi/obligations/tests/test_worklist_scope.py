@@ -103,6 +103,21 @@ class TestSameRowsAsThroughThePerson:
                 seen_any += bool(expected)
         assert seen_any > 10  # the comparison is not between empty lists
 
+    def test_a_scope_holding_the_whole_tree_is_read_without_a_filter_and_still_the_same(self, varied, places,
+                                                                                         personas, monkeypatch):
+        from liangyi.obligations import apps
+
+        monkeypatch.setattr(apps, "WHOLE_TREE_CHECK", 0)
+        for user in users(places, personas):
+            assert current_worklist(user, TODAY) == reference_worklist(user, TODAY), getattr(user, "username", None)
+        yuxi = factories.jurisdiction("5304", "玉溪市", places["province"])
+        outside = factories.jurisdiction("530402", "红塔区", yuxi)
+        outsider = factories.person(outside, name="外人")
+        add(outsider, due=TODAY, opens=None, office=places["township"], key="outside")
+        city_leader = factories.user("city_leader_2", "leader", places["city"])
+        assert current_worklist(city_leader, TODAY) == reference_worklist(city_leader, TODAY)
+        assert not selectors.worklist(city_leader, TODAY).filter(person=outsider).exists()
+
     def test_after_moves_and_a_transfer_it_is_still_the_same(self, varied, places, personas):
         mover, bulk_moved, edited = varied[0], varied[1], varied[2]
         Person.objects.filter(pk=bulk_moved.pk).update(jurisdiction=places["other_township"])
