@@ -139,6 +139,18 @@ class TestPersonList:
         assert len(body["results"]) == 2
         assert "offset=2" in body["next"]
 
+    def test_a_huge_limit_gets_the_largest_page_and_a_huge_offset_is_refused(self, personas, person):
+        from liangyi.core.pagination import StrictLimitOffsetPagination as Paging
+
+        client = api_for(personas["worker"])
+        huge = str(2**80)
+        answer = client.get(PERSONS_URL, {"limit": huge})
+        assert answer.status_code == 200 and answer.json()["count"] == 1
+        assert f"limit={Paging.max_limit}" not in (answer.json()["next"] or "")
+        refused = client.get(PERSONS_URL, {"offset": huge})
+        assert refused.status_code == 400 and "offset" in refused.json()
+        assert client.get(PERSONS_URL, {"offset": str(Paging.MAX_OFFSET)}).status_code == 200
+
     def test_its_query_count_does_not_grow_with_the_number_of_persons(self, personas, places,
                                                                       django_assert_max_num_queries):
         def add(n: int) -> None:
