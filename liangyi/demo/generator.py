@@ -367,6 +367,7 @@ class Summary:
     supervision: dict = field(default_factory=dict)
     risk: dict = field(default_factory=dict)
     medical: dict = field(default_factory=dict)
+    security: dict = field(default_factory=dict)
 
 
 class _City:
@@ -887,10 +888,12 @@ def generate(*, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED, today:
     if chains:
         # The chains' histories, through their own services, in this order: the handover takes the
         # persons in isolation, supervision tells its stories, risk grades every community term left,
-        # medical records each running term's insurance years.
+        # medical records each running term's insurance years, security adds sealed records and
+        # break-the-glass openings.
         from liangyi.demo import handover as demo_handover
         from liangyi.demo import medical as demo_medical
         from liangyi.demo import risk as demo_risk
+        from liangyi.demo import security as demo_security
         from liangyi.demo import supervision as demo_supervision
 
         # Their events are stamped the evening before ``today`` (the summaries carry the real dates),
@@ -900,6 +903,7 @@ def generate(*, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED, today:
             summary.supervision = demo_supervision.populate(today=today, rng=city.rng, users=users)
             summary.risk = demo_risk.populate(today=today, rng=city.rng, users=users)
             summary.medical = demo_medical.populate(today=today, rng=city.rng, users=users)
+            summary.security = demo_security.populate(today=today, rng=city.rng, users=users)
         _assign_workers(users)
     summary.duplicates = sum(1 for d in drafts if d.duplicate_of is not None)
     summary.by_status = dict(Counter(d.status for d in drafts))

@@ -11,7 +11,7 @@ from liangyi.demo import generator
 from liangyi.handover.models import IsolationStay
 from liangyi.medical.models import InsuranceYear, Scheme
 from liangyi.obligations.models import Kind, Obligation
-from liangyi.people.models import Person, Status, TimelineEvent
+from liangyi.people.models import Measure, MeasureKind, Person, Status, TimelineEvent
 from liangyi.risk.models import Grading
 from liangyi.supervision.models import CommunityOrder, DrugTest, Escalation, Violation, ViolationKind
 
@@ -22,6 +22,9 @@ TODAY = date(2026, 3, 1)
 def test_the_chains_add_their_histories_in_the_past_and_every_community_person_has_a_worker():
     summary = generator.generate(persons=160, seed=11, today=TODAY, chains=True)
     assert summary.handover and summary.supervision and summary.risk and summary.medical
+    assert summary.security == {"sealed": 3, "grants": 2}
+    assert Measure.with_sealed.exclude(sealed_at=None).count() == 3
+    assert not Measure.objects.filter(kind=MeasureKind.PS_DETENTION).exists()  # hidden from ordinary reads
     # Every kind of obligation and of violation the issue names is in the demo (issue 4).
     assert set(Obligation.objects.values_list("kind", flat=True)) == set(Kind.values)
     assert set(Violation.objects.values_list("kind", flat=True)) == set(ViolationKind.values)
