@@ -35,15 +35,20 @@ same valid unregistered number) is one ``duplicate_in_police`` finding and nothi
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
+from django.db import connection
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
 from liangyi.core import crypto, idnumber
@@ -78,6 +83,7 @@ POLICE_STATUS = {
 COMMUNITY = (Status.COMMUNITY_DRUG_REHAB, Status.COMMUNITY_REHAB)
 GENDERS = {"男": "M", "女": "F", "M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
 MAX_CANDIDATES_SHOWN = 5
+FIELDS = ("id_number", "name", "gender", "birth_date", "jurisdiction", "status")  # the export's fields compared
 _FLOAT_TEXT = re.compile(r"^(\d)(?:\.(\d+))?E\+?(\d+)$")
 _NAME_NOISE = re.compile(r"[\s·•．.]+")
 _ALL_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
@@ -100,6 +106,37 @@ class Entry:  # one per registered person; compared and hashed by identity
     status: str
 
 
+_ENTRY_FIELDS = ("id_number_hash", "id_number_masked", "name", "birth_date", "gender", "jurisdiction_id", "status")
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a large structure without cycles is built (it would
+    otherwise walk the growing index again and again: a third of the build's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
+def index_frozen() -> Iterator[None]:
+    """``gc.freeze()`` for a run after its index is built: the collector keeps collecting the run's
+    garbage but stops re-walking the hundreds of thousands of index entries that live as long as
+    the run. Skipped when something else already froze objects (unfreezing would undo its freeze)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 class Index:
     """The registry by keyed hash (and, built on first use, by birth date and gender, and by name)."""
 
@@ -112,32 +149,45 @@ class Index:
     @classmethod
     def build(cls, entries: Iterable[Entry]) -> Index:
         index = cls()
-        index.by_hash = {entry.id_hash: entry for entry in entries}
+        shared: dict[str, str] = {}  # one string per distinct status, gender and place, not one per person
+        by_hash = index.by_hash
+        for entry in entries:
+            entry.status = shared.setdefault(entry.status, entry.status)
+            entry.gender = shared.setdefault(entry.gender, entry.gender)
+            entry.jurisdiction = shared.setdefault(entry.jurisdiction, entry.jurisdiction)
+            by_hash[entry.id_hash] = entry
         return index
 
     @classmethod
     def from_db(cls) -> Index:
         """The whole registry, read once (values only: nothing is decrypted)."""
-        rows = Person.objects.order_by().values_list(
-            "pk", "id_number_hash", "id_number_masked", "name", "birth_date", "gender", "jurisdiction_id", "status")
-        return cls.build(Entry(str(pk), h, m, n, b, g, j, s) for pk, h, m, n, b, g, j, s in rows.iterator(10000))
+        people = Person.objects.order_by()
+        with collector_paused():
+            if connection.vendor == "postgresql":
+                # the primary key as text in SQL: no UUID object per person, then a str() of it
+                rows = people.annotate(pk_text=Cast("pk", TextField())).values_list("pk_text", *_ENTRY_FIELDS)
+                return cls.build(Entry(*row) for row in rows.iterator(10000))
+            rows = people.values_list("pk", *_ENTRY_FIELDS)
+            return cls.build(Entry(str(pk), h, m, n, b, g, j, s) for pk, h, m, n, b, g, j, s in rows.iterator(10000))
 
     @property
     def by_birth_gender(self) -> dict[tuple[date, str], list[Entry]]:
         if self._by_birth_gender is None:
             groups: dict[tuple[date, str], list[Entry]] = defaultdict(list)
-            for entry in self.by_hash.values():
-                groups[(entry.birth_date, entry.gender)].append(entry)
-            self._by_birth_gender = dict(groups)
+            with collector_paused():
+                for entry in self.by_hash.values():
+                    groups[(entry.birth_date, entry.gender)].append(entry)
+                self._by_birth_gender = dict(groups)
         return self._by_birth_gender
 
     @property
     def by_name(self) -> dict[str, list[Entry]]:
         if self._by_name is None:
             groups: dict[str, list[Entry]] = defaultdict(list)
-            for entry in self.by_hash.values():
-                groups[name_key(entry.name)].append(entry)
-            self._by_name = dict(groups)
+            with collector_paused():
+                for entry in self.by_hash.values():
+                    groups[name_key(entry.name)].append(entry)
+                self._by_name = dict(groups)
         return self._by_name
 
     def __len__(self) -> int:
@@ -318,6 +368,9 @@ def _how(kind: str, *args: object) -> str:
     return _("digits %(a)d and %(b)d transposed") % {"a": args[0], "b": args[0] + 1}  # type: ignore[operator]
 
 
+_INVERSE_WEIGHTS = tuple(pow(w, -1, 11) for w in idnumber.WEIGHTS)
+
+
 def _corrections(text: str) -> list[tuple[str, tuple]]:
     """As ``corrections``, the descriptions left unformatted (this runs for every damaged row)."""
     if len(text) != 18 or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
@@ -329,11 +382,12 @@ def _corrections(text: str) -> list[tuple[str, tuple]]:
     expected = idnumber.CHECK_CHARS[total % 11]
     if expected != check:
         found.setdefault(first17 + expected, ("check", check, expected))
-    for i, (old, weight) in enumerate(zip(digits, idnumber.WEIGHTS, strict=True)):
-        base = total - old * weight
-        for new in range(10):
-            if new != old and idnumber.CHECK_CHARS[(base + new * weight) % 11] == check:
-                found.setdefault(first17[:i] + str(new) + first17[i + 1:] + check, ("digit", i + 1, str(old), str(new)))
+    target = idnumber.CHECK_CHARS.index(check)  # the weighted sum mod 11 that the check character says
+    for i, (old, weight, inverse) in enumerate(zip(digits, idnumber.WEIGHTS, _INVERSE_WEIGHTS, strict=True)):
+        # the one digit value at i that gives that sum (no weight is 0 mod 11, so it is unique mod 11)
+        new = (target - (total - old * weight)) * inverse % 11
+        if new != old and new < 10:
+            found.setdefault(first17[:i] + str(new) + first17[i + 1:] + check, ("digit", i + 1, str(old), str(new)))
     for i in range(17):
         if text[i] == text[i + 1]:
             continue
@@ -447,7 +501,7 @@ def _plain_valid(text: str) -> bool:
     """``idnumber.is_valid`` for a clean 18-character number (``_PLAIN_NUMBER``), without its
     normalising and exceptions: the same checks (province 11–82, a real birth date from 1880 to
     today, the check character). The tests hold the two equal."""
-    if not 11 <= int(text[:2]) <= 82:
+    if not "11" <= text[:2] <= "82":  # two ASCII digits: as text, the same order as their numbers
         return False
     digits = text[6:14]
     ok = _BIRTHS.get(digits)
@@ -459,7 +513,7 @@ def _plain_valid(text: str) -> bool:
         ok = born is not None and born.year >= 1880 and born <= date.today()
         if (ok or born is None) and len(_BIRTHS) < 100_000:  # a future date may become valid: not cached
             _BIRTHS[digits] = ok
-    return ok and _check_character(text[:17]) == text[17]
+    return ok and idnumber.CHECK_CHARS[2 * int(text[:17], 13) % 11] == text[17]  # _check_character, inlined
 
 
 def _resolve(index: Index, row: PoliceRow) -> _Resolution:
@@ -481,10 +535,13 @@ def _resolve(index: Index, row: PoliceRow) -> _Resolution:
         return _resolve_float(index, row, float_value, unmatched)
     if not text and not name_key(row.get("name")):
         return unmatched(INVALID_ROW, _("The row has neither an ID number nor a name."))
-    try:
-        parsed = idnumber.parse(text)
-    except idnumber.IdNumberError as exc:
-        parsed, error = None, exc
+    if _PLAIN_NUMBER.fullmatch(text) and _plain_valid(text):
+        parsed = idnumber.IdNumber(text)  # what idnumber.parse gives for it (the tests hold them equal)
+    else:
+        try:
+            parsed = idnumber.parse(text)
+        except idnumber.IdNumberError as exc:
+            parsed, error = None, exc
     if parsed is not None and not parsed.converted_from_legacy:
         entry = index.by_hash.get(index.hash(parsed.number))
         if entry is not None:
@@ -507,7 +564,9 @@ def _resolve(index: Index, row: PoliceRow) -> _Resolution:
         return _Resolution(entry=entry, number=parsed.number, how=how, key=entry.pk)
 
     # A damaged number: try every one-typo correction, look each up by its keyed hash.
-    reason = _("The ID number cannot be read: %(why)s") % {"why": error.message}
+    def reason() -> str:  # only for a row left unmatched
+        return _("The ID number cannot be read: %(why)s") % {"why": error.message}
+
     options = _corrections(text)
     hits: dict[str, tuple[Entry, str, str]] = {}
     for number, change in options:
@@ -516,17 +575,17 @@ def _resolve(index: Index, row: PoliceRow) -> _Resolution:
             hits[entry.pk] = (entry, number, _how(*change))
     if not hits:
         return unmatched(INVALID_ROW, _with_candidates(
-            f"{reason} {_('No registered number is one typo away.')}" if options else reason,
+            f"{reason()} {_('No registered number is one typo away.')}" if options else reason(),
             _name_candidates(index, row)))
     if len(hits) > 1:
         return unmatched(INVALID_ROW, _with_candidates(
-            reason + " " + _("%(n)d registered numbers are one typo away, so it is ambiguous; not matched.")
+            reason() + " " + _("%(n)d registered numbers are one typo away, so it is ambiguous; not matched.")
             % {"n": len(hits)}, [h[0] for h in hits.values()]))
     entry, number, how = next(iter(hits.values()))
     problem = _corroboration_problem(entry, row)
     if problem:
         return unmatched(INVALID_ROW, _with_candidates(
-            reason + " " + _("One registered number is one typo away (%(how)s), but %(problem)s; not matched.")
+            reason() + " " + _("One registered number is one typo away (%(how)s), but %(problem)s; not matched.")
             % {"how": how, "problem": problem}, [entry]))
     return _Resolution(entry=entry, number=number, how=how, key=entry.pk)
 
@@ -542,9 +601,16 @@ def _resolve_float(index: Index, row: PoliceRow, float_value: tuple[int, int],
             reason + " " + _("Without a name, birth date and gender in the row it cannot be matched."),
             _name_candidates(index, row)))
     pool = []
+    born = f"{birth:%Y%m%d}"  # every entry of the group is born that day
     for entry in index.by_birth_gender.get((birth, gender), ()):
-        number = registry_number_from_masked(entry, index.hash)  # the cheap test first
-        if number is None or not number.isdigit() or not value - unit // 2 <= int(number) < value + unit:
+        # the number as the masked form and the birth date give it, tested against the float first
+        # (cheap), then confirmed by the keyed hash (as registry_number_from_masked does)
+        masked = entry.masked
+        if len(masked) != 18:
+            continue
+        number = f"{masked[:6]}{born}{masked[-4:]}"
+        if (not number.isdigit() or not value - unit // 2 <= int(number) < value + unit
+                or index.hash(number) != entry.id_hash):
             continue
         if name_agreement(entry.name, name) is not None:
             pool.append((entry, number))
@@ -567,18 +633,33 @@ def _resolve_float(index: Index, row: PoliceRow, float_value: tuple[int, int],
     return _Resolution(entry=entry, number=number, how=how, key=entry.pk)
 
 
+@lru_cache(maxsize=1024)
+def _agreeing_statuses(text: str) -> frozenset[str]:
+    """The registry statuses that agree with a police status (``status_agrees``); empty if unknown."""
+    mapped = police_status(text)
+    if mapped is None:
+        return frozenset()
+    return frozenset({str(mapped), str(Status.AWAITING_REPORT)} if mapped in COMMUNITY else {str(mapped)})
+
+
+def _agrees_plainly(values: dict[str, Any], entry: Entry) -> bool:
+    """True when the row's name is the registry's as written (or blank), and its status and place
+    agree without any clean-up: the outcome is one ``matched`` finding. The same tests as the
+    general path of ``_compare_found``, inlined for the common case (a False here just means that
+    path decides)."""
+    name, status, place = values.get("name", ""), values.get("status", ""), values.get("jurisdiction", "")
+    return (type(status) is str and type(place) is str
+            and (not name or name == entry.name)
+            and (not status or (status == status.strip() and entry.status in _agreeing_statuses(status)))
+            and (not place or (place == place.strip() and (entry.jurisdiction.startswith(place)
+                                                          or place.startswith(entry.jurisdiction)))))
+
+
 def _compare_found(row: PoliceRow, res: _Resolution) -> list[Finding]:
     entry = res.entry
     assert entry is not None
-    if not res.how:  # the common case first: everything agrees (the same tests as below, inlined)
-        values = row.values
-        name, status, place = values.get("name", ""), values.get("status", ""), values.get("jurisdiction", "")
-        if ((not name or name == entry.name)
-                and (not status or ((mapped := police_status(status)) is not None
-                                    and status_agrees(entry.status, mapped)))
-                and (not place or place_agrees(entry.jurisdiction, place))
-                and type(status) is str and type(place) is str and status == status.strip() and place == place.strip()):
-            return [Finding(MATCHED, row.row, res.number, person_id=entry.pk)]
+    if not res.how and _agrees_plainly(row.values, entry):  # the common case first
+        return [Finding(MATCHED, row.row, res.number, entry.pk)]
 
     def finding(category: str, **kw: Any) -> Finding:
         return Finding(category, row.row, res.number, person_id=entry.pk, **kw)
@@ -640,13 +721,19 @@ class Comparison:
         self.first_row: dict[str, int] = {}
 
     def row(self, row: PoliceRow) -> list[Finding]:
-        raw = row.values.get("id_number", "")
+        values = row.values
+        raw = values.get("id_number", "")
         if type(raw) is str and _PLAIN_NUMBER.fullmatch(raw) and _plain_valid(raw):
             # the common case inlined (the same outcome as _resolve's first branch, then the rest)
-            entry = self.index.by_hash.get(self.index.hash(raw))
-            if entry is not None and entry.pk not in self.first_row:
-                self.first_row[entry.pk] = row.row
-                return _in_order(_compare_found(row, _Resolution(entry=entry, number=raw, key=entry.pk)))
+            index = self.index
+            entry = index.by_hash.get(index.hash(raw))
+            if entry is not None:
+                pk, first_row = entry.pk, self.first_row
+                if pk not in first_row:
+                    first_row[pk] = row.row
+                    if _agrees_plainly(values, entry):
+                        return [Finding(MATCHED, row.row, raw, pk)]
+                    return _in_order(_compare_found(row, _Resolution(entry, raw, key=pk)))
         res = _resolve(self.index, row)
         first_row = self.first_row
         if res.key and res.key in first_row:

@@ -21,6 +21,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import IO
 
@@ -71,9 +72,9 @@ def fill_registry_numbers(findings: list[Finding], chunk: int = 2000) -> None:
             f.registry_number_known = True
 
 
-def _row(f: Finding) -> tuple:
-    return (f.category, "" if f.police_row is None else f.police_row, f.id_number, f.person_id, f.field,
-            f.registry_value, f.police_value, f.detail)
+# a finding as a report row, in C (the csv module writes None, a police_row of missing_in_police, as "")
+_row = attrgetter("category", "police_row", "id_number", "person_id", "field", "registry_value", "police_value",
+                  "detail")
 
 
 def render(findings: list[Finding]) -> bytes:
@@ -111,7 +112,7 @@ class _ReportFile:
 
     def write(self, findings: Iterable[Finding]) -> None:
         if self._fh is not None:
-            self._writer.writerows(_row(f) for f in findings)
+            self._writer.writerows(map(_row, findings))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._fh is None:
@@ -135,23 +136,26 @@ def run(source: str | os.PathLike[str] | IO[bytes], *, out: str | os.PathLike[st
     say = progress or (lambda _message: None)
     kept: list[Finding] = []
     tally: Counter[str] = Counter()
-    with open_export(source) as reader, _ReportFile(out) as report:
+    with open_export(source, fields=matching.FIELDS) as reader, _ReportFile(out) as report:
         export = reader.export
         index = matching.Index.from_db()
         say(_("registry index: %(n)d persons") % {"n": len(index)})
         comparison = matching.Comparison(index, scope=scope)
-        for row in reader:
-            found = comparison.row(row)
-            if any(not f.registry_number_known for f in found):
-                fill_registry_numbers(found)
-            for f in found:
-                tally[f.category] += 1
-            report.write(found)
-            if keep_findings:
-                kept.extend(found)
+        with matching.index_frozen():
+            for row in reader:
+                found = comparison.row(row)
+                for f in found:
+                    if not f.registry_number_known:
+                        fill_registry_numbers(found)
+                        break
+                for f in found:
+                    tally[f.category] += 1
+                report.write(found)
+                if keep_findings:
+                    kept.extend(found)
+            missing = comparison.missing_in_police()
         say(_("read %(n)d data rows (%(format)s %(encoding)s)") % {
             "n": export.row_count, "format": export.file_format, "encoding": export.encoding})
-        missing = comparison.missing_in_police()
         fill_registry_numbers(missing)
         missing.sort(key=sort_key)
         for f in missing:

@@ -131,7 +131,7 @@ def run_execute(run_id: int) -> ReconcileRun:
     ReconcileRun.objects.filter(pk=run.pk).update(state=RunState.RUNNING, rows_done=0, error="",
                                                   heartbeat_at=timezone.now())
     try:
-        with open_export(run.stored_path, file_name=run.file_name) as reader:
+        with open_export(run.stored_path, file_name=run.file_name, fields=matching.FIELDS) as reader:
             export = reader.export
             ReconcileRun.objects.filter(pk=run.pk).update(rows_total=_estimate_rows(run.stored_path, export))
             comparison = matching.Comparison(matching.Index.from_db(), scope=run.scope)

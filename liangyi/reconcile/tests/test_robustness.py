@@ -5,6 +5,7 @@ clear message, never a false match)."""
 from __future__ import annotations
 
 import copy
+import gc
 import io
 import random
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ from liangyi.conftest import client_for
 from liangyi.core import access, crypto, idnumber
 from liangyi.core.models import AuditEntry
 from liangyi.demo import factories
-from liangyi.people.models import Status
+from liangyi.people.models import STATUS_LABELS_ZH, Person, Status
 from liangyi.reconcile import matching, reading, report, services
 from liangyi.reconcile.models import Finding, ReconcileRun, RunState
 from liangyi.reconcile.reading import DEFAULT_COLUMNS, ReconcileFileError, read_export
@@ -76,6 +77,113 @@ def test_fast_hash_is_the_lookup_hash(places):
     index = matching.Index()
     for value in ("530302197003121014", "11010519491231002X", "x"):
         assert index.hash(value) == crypto.lookup_hash(value)
+
+
+def _corrections_by_trying_every_digit(text: str) -> list[tuple[str, tuple]]:
+    """The corrections as first written (every digit value tried at every position): the reference."""
+    if len(text) != 18 or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
+        return []
+    found: dict[str, tuple] = {}
+    first17, check = text[:17], text[17]
+    if idnumber.check_character(first17) != check:
+        found.setdefault(first17 + idnumber.check_character(first17), ("check", check,
+                                                                       idnumber.check_character(first17)))
+    for i in range(17):
+        for new in "0123456789":
+            candidate = first17[:i] + new + first17[i + 1:]
+            if new != first17[i] and idnumber.check_character(candidate) == check:
+                found.setdefault(candidate + check, ("digit", i + 1, first17[i], new))
+    for i in range(17):
+        swapped = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        if text[i] != text[i + 1] and swapped[:17].isdigit() and idnumber.check_character(swapped[:17]) == swapped[17]:
+            found.setdefault(swapped, ("swap", i + 1))
+    found.pop(text, None)
+    return sorted((number, change) for number, change in found.items() if idnumber.is_valid(number))
+
+
+def test_corrections_are_those_found_by_trying_every_digit():
+    rng = random.Random(61)
+    found = 0
+    for _ in range(3000):
+        birth = date(1940, 1, 1) + timedelta(days=rng.randrange(25000))
+        number = idnumber.build(rng.choice(["530302", "110105", "532101"]), birth, rng.randrange(1, 999))
+        damaged = list(number)
+        for _typo in range(rng.choice([1, 1, 2])):
+            i = rng.randrange(18)
+            damaged[i] = rng.choice("0123456789X" if i == 17 else "0123456789")
+        if rng.random() < 0.2:
+            i = rng.randrange(17)
+            damaged[i], damaged[i + 1] = damaged[i + 1], damaged[i]
+        text = "".join(damaged)
+        assert matching._corrections(text) == _corrections_by_trying_every_digit(text), text
+        found += bool(matching._corrections(text))
+    assert found > 2000  # most damaged numbers have candidates: the comparison is not of empty lists
+
+
+def test_a_clean_valid_number_parses_to_itself():
+    # _resolve takes idnumber.IdNumber(text) for such a number instead of calling idnumber.parse
+    rng = random.Random(62)
+    for _ in range(2000):
+        birth = date(1930, 1, 1) + timedelta(days=rng.randrange(30000))
+        number = idnumber.build("530302", birth, rng.randrange(1, 999))
+        assert matching._PLAIN_NUMBER.fullmatch(number) and matching._plain_valid(number)
+        assert idnumber.parse(number) == idnumber.IdNumber(number)
+
+
+def test_the_agreeing_statuses_are_status_agrees():
+    texts = [*matching.POLICE_STATUS, *STATUS_LABELS_ZH.values(), *(str(s) for s in Status), "未知", "", " 社区康复"]
+    for text in texts:
+        mapped = matching.police_status(text)
+        for registry in Status:
+            expected = mapped is not None and matching.status_agrees(str(registry), mapped)
+            assert (str(registry) in matching._agreeing_statuses(text)) == expected, (text, registry)
+
+
+@pytest.mark.django_db
+def test_the_index_holds_what_the_orm_reads(someone, places):
+    factories.person(places["township"], name="阿卜杜·热合曼", status=Status.ISOLATION)
+    factories.person(places["neighbour"], name="刘洋", status=Status.DECEASED)
+    index = matching.Index.from_db()
+    expected = {h: (str(pk), h, m, n, b, g, j, st) for pk, h, m, n, b, g, j, st in Person.objects.values_list(
+        "pk", "id_number_hash", "id_number_masked", "name", "birth_date", "gender", "jurisdiction_id", "status")}
+    held = {h: (e.pk, e.id_hash, e.masked, e.name, e.birth_date, e.gender, e.jurisdiction, e.status)
+            for h, e in index.by_hash.items()}
+    assert held == expected and len(held) == 3
+    assert all(type(value) is str for entry in held.values() for value in entry[:4] + entry[5:])
+
+
+@pytest.mark.django_db
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(someone, tmp_path):
+    path = write_export(tmp_path / "e.csv", [export_row(someone)])
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    report.run(path, out=tmp_path / "r.csv")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    kept = [object()]  # something frozen before the run (a pre-forking server does this) stays frozen
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with matching.index_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    assert kept
+    gc.disable()
+    try:
+        with matching.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_fields_limit_the_values_but_not_the_header(tmp_path):
+    path = write_export(tmp_path / "e.csv", [export_row(name="孙明", id_number="530302198801014111")])
+    with reading.open_export(path, fields=("gender",)) as reader:
+        rows = list(reader)
+        assert set(reader.export.headers) == set(DEFAULT_COLUMNS)
+    assert set(rows[0].values) == {"gender", *reading.REQUIRED}
+    assert rows[0].values == {k: v for k, v in read_export(path).rows[0].values.items() if k in rows[0].values}
 
 
 def test_the_pinyin_screen_only_skips_names_that_cannot_agree():
