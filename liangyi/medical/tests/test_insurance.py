@@ -273,3 +273,14 @@ class TestBatched:
             assert batched.get(person.pk, []) == plans.renewals(person, ruleset, horizon), person.name
         assert sum(len(v) for v in batched.values()) >= 4
         assert engine._batched[plans.SOURCE] is plans.renewals_many  # the nightly run uses it
+
+
+@pytest.mark.django_db
+def test_the_worklist_row_of_a_renewal_opens_the_insurance_tab(person, order, worker, client_as):
+    engine.sync(person, actor=worker, only=[plans.SOURCE])
+    renewal = renewals(person)[0]
+    from django.template.loader import render_to_string
+
+    row = obligation_selectors.with_state(Obligation.objects.filter(pk=renewal.pk), renewal.due_on).get()
+    html = render_to_string("obligations/_row.html", {"o": row, "today": renewal.due_on})
+    assert f'{reverse("people:detail", args=[person.pk])}?tab=insurance' in html
