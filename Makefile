@@ -64,7 +64,7 @@ test: lint
 	$(VENV)/bin/pytest
 
 test-pg: setup
-	scripts/ensure-postgres
+	scripts/ensure-postgres $(PG_URL)
 	scripts/ensure-redis
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest
 
