@@ -47,14 +47,6 @@ def _initial(form_class: type[forms.Form]) -> dict[str, Any]:
             if isinstance(field, forms.DateField) and field.required}
 
 
-def _apply_errors(form: forms.Form, exc: DomainError) -> None:
-    for field, problems in exc.errors.items():
-        for problem in problems:
-            form.add_error(field if field in form.fields else None, problem)
-    if not exc.errors:
-        form.add_error(None, str(exc))
-
-
 @dataclass(frozen=True)
 class Action:
     title: Any
@@ -131,7 +123,7 @@ def stay_new(request: HttpRequest, person_id: UUID) -> HttpResponse:
         try:
             services.stay_record(person=person, actor=request.user, **form.cleaned_data)
         except DomainError as exc:
-            _apply_errors(form, exc)
+            exc.add_to(form)
         else:
             messages.success(request, _("Stay recorded. The release date was computed from the decision date."))
             return redirect(_file_url(person))
@@ -158,7 +150,7 @@ def stay_record(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             spec.run(request, stay, data)
         except DomainError as exc:
-            _apply_errors(form, exc)
+            exc.add_to(form)
         else:
             messages.success(request, str(spec.done))
             return redirect(_file_url(stay.person))
@@ -251,7 +243,7 @@ def handover_record(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             result = spec.run(request, handover, dict(form.cleaned_data))
         except DomainError as exc:
-            _apply_errors(form, exc)
+            exc.add_to(form)
         else:
             messages.success(request, str(spec.done))
             if isinstance(result, Agreement):

@@ -59,11 +59,7 @@ def record(request: HttpRequest, person_id: UUID) -> HttpResponse:
         try:
             services.year_record(person=person, actor=request.user, **form.cleaned_data)
         except DomainError as exc:
-            for field, problems in exc.errors.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
-            if not exc.errors:
-                form.add_error(None, str(exc))
+            exc.add_to(form)
         else:
             messages.success(request, _("The insurance year is recorded."))
             return redirect(_file_url(person))

@@ -292,9 +292,7 @@ def glass_open(request: HttpRequest) -> HttpResponse:
                 grant = glass.grant_open(user=user, person=person, category=data["category"],
                                          reason=data["reason"], request=request)
             except DomainError as exc:
-                for field, problems in exc.errors.items():
-                    for problem in problems:
-                        form.add_error(field or None, problem)
+                exc.add_to(form)
             else:
                 # The banner on the file says until when, and why.
                 return redirect("people:detail", grant.person_id)
@@ -383,9 +381,7 @@ def sealed_records(request: HttpRequest, person_id: UUID) -> HttpResponse:
         try:
             sealing.sealed_open(user=user, person=person, request=request, **form.cleaned_data)
         except DomainError as exc:
-            for field, problems in exc.errors.items():
-                for problem in problems:
-                    form.add_error(field or None, problem)
+            exc.add_to(form)
         else:
             return redirect("people:sealed", person.pk)
     opening = sealing.opening_for(user, person)

@@ -188,11 +188,7 @@ def record(request: HttpRequest, person_id: UUID, action: str, pk: int | None = 
         try:
             spec.run(request, person, dict(form.cleaned_data), pk)
         except DomainError as exc:
-            for field, problems in exc.errors.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
-            if not exc.errors:
-                form.add_error(None, str(exc))
+            exc.add_to(form)
         else:
             messages.success(request, str(spec.done))
             return redirect(_file_url(person))
