@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "liangyi.core.middleware.NoStoreMiddleware",
+    "liangyi.core.middleware.SessionSeenMiddleware",
 ]
 
 ROOT_URLCONF = "liangyi.urls"
@@ -145,6 +146,17 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 API_TOKEN_HOURS = env_int("LIANGYI_API_TOKEN_HOURS", 12)
+# Revealing a masked value and exporting a file ask for a recent proof of identity: the login, or
+# the password (and code) typed again on /account/confirm/ or POST /api/v1/auth/reauth/, within
+# this many minutes (core/reauth.py, docs/security.md). A technical setting, not a rule of law.
+REAUTH_MINUTES = env_int("LIANGYI_REAUTH_MINUTES", 15)
+# Per-address limits of failed attempts (core/ratelimit.py): the login steps and the API token
+# share one counter, re-authentication has its own. 0 turns a limit off. The address is the
+# client's as core.audit.client_ip sees it (X-Forwarded-For only from TRUSTED_PROXIES).
+LOGIN_RATE_LIMIT = env_int("LIANGYI_LOGIN_RATE_LIMIT", 20)
+LOGIN_RATE_WINDOW_SECONDS = env_int("LIANGYI_LOGIN_RATE_WINDOW_SECONDS", 300)
+REAUTH_RATE_LIMIT = env_int("LIANGYI_REAUTH_RATE_LIMIT", 10)
+REAUTH_RATE_WINDOW_SECONDS = env_int("LIANGYI_REAUTH_RATE_WINDOW_SECONDS", 300)
 # Second factor (TOTP) for every role that sees personal data or administers (core/twofactor.py).
 # Off only in the local demo (no secrets given) so that `make run` logs in with a password;
 # production refuses to start with it off. An account that has enrolled always uses it.
@@ -237,6 +249,13 @@ if REDIS_URL:
     TASKS = {"default": {"BACKEND": "liangyi.ops.backends.RQBackend", "QUEUES": ["default", "imports"],
                          "OPTIONS": {"URL": REDIS_URL}}}
 OPS_JOBS_DAILY_AT = env_str("LIANGYI_JOBS_DAILY_AT", "01:30")
+
+# The cache holds the rate limits' counters. Embedded default: each web process counts on its own
+# (so an address gets up to the limit per worker); with REDIS_URL every process shares one count.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "liangyi"}}
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "liangyi"}}
 
 # The active rule set (liangyi/rules/<name>.toml, with an optional province override).
 RULESET = env_str("LIANGYI_RULESET", "national")

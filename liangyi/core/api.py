@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import password_validation
+from django.contrib.auth import logout, password_validation
 from django.contrib.auth.models import update_last_login
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -34,8 +34,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from liangyi.core import access, audit, twofactor
-from liangyi.core.auth import login_attempt, second_factor_attempt
+from liangyi.core import access, audit, ratelimit, reauth, twofactor
+from liangyi.core.auth import login_attempt, reauth_attempt, second_factor_attempt
 from liangyi.core.errors import ConflictError, DomainError
 from liangyi.core.models import ApiToken, Jurisdiction, Level, Role, User
 from liangyi.core.views_admin import jurisdiction_add, user_add
@@ -71,6 +71,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     # Http404 and PermissionDenied become 404 and 403 there, like any APIException.
     return drf_exception_handler(exc, context)
 
+
+RATE_LIMITED = OpenApiResponse(description=gettext_lazy(
+    "Too many failed attempts from the client's address: wait the seconds in Retry-After."))
+REAUTH_REQUIRED = OpenApiResponse(description=gettext_lazy(
+    "No recent proof of identity: {\"reauth\": [message]}. POST /api/v1/auth/reauth/, then repeat."))
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description=gettext_lazy("Invalid input: {field: [messages]}.")),
@@ -175,12 +180,17 @@ class TokenView(APIView):
         tags=["auth"],
         request=LoginSerializer,
         responses={200: TokenSerializer, 400: OpenApiResponse(description=gettext_lazy(
-            "Wrong username, password or code, or the account is locked after repeated failures."))},
+            "Wrong username, password or code, or the account is locked after repeated failures.")),
+            429: RATE_LIMITED},
         auth=[],
     )
     def post(self, request: Request) -> Response:
         given = LoginSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        # The login page's per-address counter: switching to the API buys no more attempts.
+        refusal = ratelimit.attempt(django_request(request), "login")
+        if refusal is not None:
+            return rate_limited_response(refusal)
         # The same lockout as the login page: failures are counted and audited there.
         result = login_attempt(django_request(request), given.validated_data["username"],
                                given.validated_data["password"], channel="api")
@@ -197,6 +207,7 @@ class TokenView(APIView):
                                            given.validated_data.get("otp", ""), channel="api")
         if result.user is None:
             return Response(error_body({"": [result.error]}), status=status.HTTP_400_BAD_REQUEST)
+        ratelimit.succeeded(django_request(request), "login")
         token, key = token_issue(user=result.user, request=django_request(request))
         response = Response(TokenSerializer({"token": key, "expires_at": token.expires_at}).data)
         # The caller is anonymous to NoStoreMiddleware, but a token must never be cached.
@@ -218,6 +229,68 @@ class TokenView(APIView):
                             status=status.HTTP_400_BAD_REQUEST)
         token_revoke(token=request.auth, actor=request.user, request=django_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReauthSerializer(StrictSerializer):
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True,
+                                     style={"input_type": "password"})
+    otp = serializers.CharField(max_length=32, required=False, write_only=True, help_text=gettext_lazy(
+        "The current code of the authenticator app, or a recovery code: required when the account has a "
+        "second factor."))
+
+
+class ReauthAnswerSerializer(serializers.Serializer):
+    proved_until = serializers.DateTimeField(read_only=True, help_text=gettext_lazy(
+        "Reveals (?reveal=1) and exports with this token work until then without asking again."))
+
+
+class ReauthView(APIView):
+    """POST: prove again who you are (password, and code), for reveals and exports (core/reauth.py)."""
+
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        summary=gettext_lazy("Confirm who you are before a reveal or an export"),
+        description=gettext_lazy(
+            "A reveal (?reveal=1) or an export needs a proof of identity from the last LIANGYI_REAUTH_MINUTES "
+            "minutes (15 by default). Issuing the token is one; after that, post the password (and the code "
+            "of the authenticator app) here with the token, and the token's proof is renewed. Without a "
+            "recent proof those requests answer 403 {\"reauth\": [...]}. Failures count towards the "
+            "account's lockout; the failure that locks the account also revokes this token."),
+        tags=["auth"],
+        request=ReauthSerializer,
+        responses={200: ReauthAnswerSerializer, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401],
+                   429: RATE_LIMITED},
+    )
+    def post(self, request: Request) -> Response:
+        given = ReauthSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        refusal = ratelimit.attempt(django_request(request), "reauth")
+        if refusal is not None:
+            return rate_limited_response(refusal)
+        result = reauth_attempt(django_request(request), request.user, given.validated_data["password"],
+                                given.validated_data.get("otp", ""), channel="api")
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if not result.ok:
+            if result.locked and token is not None and token.revoked_at is None:
+                token_revoke(token=token, actor=request.user, request=django_request(request))
+            elif result.locked:
+                logout(django_request(request))
+            return Response(error_body({"": [result.error]}), status=status.HTTP_400_BAD_REQUEST)
+        ratelimit.succeeded(django_request(request), "reauth")
+        now = timezone.now()
+        if token is not None:
+            ApiToken.objects.filter(pk=token.pk).update(proved_at=now)
+        else:
+            reauth.prove_session(django_request(request))
+        return Response(ReauthAnswerSerializer({"proved_until": now + reauth.window()}).data)
+
+
+def rate_limited_response(refusal: ratelimit.Refusal) -> Response:
+    response = Response(error_body({"": [refusal.message]}), status=status.HTTP_429_TOO_MANY_REQUESTS)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 # --- jurisdictions -----------------------------------------------------------------------
@@ -376,6 +449,7 @@ class UserListCreate(JsonView):
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("auth/reauth/", ReauthView.as_view(), name="api-reauth"),
     path("jurisdictions/", JurisdictionListCreate.as_view(), name="api-jurisdictions"),
     path("users/", UserListCreate.as_view(), name="api-users"),
 ]

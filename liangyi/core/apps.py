@@ -8,8 +8,14 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from liangyi.core import access
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+        from liangyi.core import access, sessions
         from liangyi.core.models import AuditEntry, User
+
+        # Every login records its session and counts as a proof for re-authentication (core/sessions.py).
+        user_logged_in.connect(sessions.on_login, dispatch_uid="liangyi.core.sessions.on_login")
+        user_logged_out.connect(sessions.on_logout, dispatch_uid="liangyi.core.sessions.on_logout")
 
         access.register_scope(User, lambda qs, scope: qs.filter(jurisdiction__code__startswith=scope),
                               gate="manage_users")

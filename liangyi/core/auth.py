@@ -59,14 +59,7 @@ def login_attempt(request: HttpRequest | None, username: str, password: str, *, 
     if authed is None:
         with transaction.atomic():
             if user is not None:
-                User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
-                user.refresh_from_db(fields=["failed_logins"])
-                if user.failed_logins >= settings.LOGIN_MAX_FAILURES:
-                    user.locked_until = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-                    user.failed_logins = 0
-                    user.save(update_fields=["locked_until", "failed_logins"])
-                    audit.record(None, "login.lockout", user, request=request, outcome=Outcome.DENIED,
-                                 username=username, channel=channel)
+                failure_count(request, user, channel=channel)
             audit.record(None, "login.failed", None, request=request, outcome=Outcome.FAILED,
                          username=username, channel=channel)
         return LoginResult(None, login_refused_message())
@@ -77,6 +70,61 @@ def login_attempt(request: HttpRequest | None, username: str, password: str, *, 
         return LoginResult(authed, second_factor=True)
     login_succeeded(request, authed, channel=channel)
     return LoginResult(authed)
+
+
+def failure_count(request: HttpRequest | None, user: User, *, channel: str) -> bool:
+    """Count one failed proof (password, code or re-authentication) towards the account's lockout;
+    True when this failure locked the account."""
+    User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
+    user.refresh_from_db(fields=["failed_logins"])
+    if user.failed_logins < settings.LOGIN_MAX_FAILURES:
+        return False
+    user.locked_until = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    user.failed_logins = 0
+    user.save(update_fields=["locked_until", "failed_logins"])
+    audit.record(None, "login.lockout", user, request=request, outcome=Outcome.DENIED,
+                 username=user.username, channel=channel)
+    return True
+
+
+@dataclass
+class ReauthResult:
+    ok: bool
+    error: str = ""
+    locked: bool = False  # this failure (or an earlier one) locked the account: end the session
+
+
+def reauth_attempt(request: HttpRequest | None, user: User, password: str, code: str, *,
+                   channel: str) -> ReauthResult:
+    """A logged-in user proves again who they are: the password, and a code when they have a second
+    factor. Failures count towards the login lockout; both outcomes are audited."""
+    user.refresh_from_db(fields=["failed_logins", "locked_until", "is_active", "password"])
+    if not user.is_active or user.is_locked():
+        audit.record(user, "reauth.failed", user, request=request, outcome=Outcome.DENIED, channel=channel,
+                     reason="locked")
+        return ReauthResult(False, login_refused_message(), locked=True)
+    has_factor = twofactor.confirmed(user) is not None
+    # The code is checked only after a right password, so a wrong password does not use up a code.
+    right = user.check_password(password) and (not has_factor or bool(twofactor.verify(user=user, code=code or "")))
+    if not right:
+        with transaction.atomic():
+            locked = failure_count(request, user, channel=channel)
+            audit.record(user, "reauth.failed", user, request=request, outcome=Outcome.FAILED, channel=channel,
+                         with_code=has_factor)
+        return ReauthResult(False, reauth_refused_message(has_factor), locked=locked)
+    if user.failed_logins:
+        user.failed_logins = 0
+        user.save(update_fields=["failed_logins"])
+    audit.record(user, "reauth.succeeded", user, request=request, channel=channel, with_code=has_factor)
+    return ReauthResult(True)
+
+
+def reauth_refused_message(has_factor: bool) -> str:
+    if has_factor:
+        return _("The password or the code is not right. After %(n)d failures in a row the account is locked "
+                 "and you are logged out.") % {"n": settings.LOGIN_MAX_FAILURES}
+    return _("The password is not right. After %(n)d failures in a row the account is locked and you are "
+             "logged out.") % {"n": settings.LOGIN_MAX_FAILURES}
 
 
 def login_succeeded(request: HttpRequest | None, user: User, *, channel: str, **detail) -> None:
@@ -98,14 +146,7 @@ def second_factor_attempt(request: HttpRequest | None, user: User, code: str, *,
     factor = twofactor.verify(user=user, code=code or "")
     if not factor:
         with transaction.atomic():
-            User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
-            user.refresh_from_db(fields=["failed_logins"])
-            if user.failed_logins >= settings.LOGIN_MAX_FAILURES:
-                user.locked_until = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-                user.failed_logins = 0
-                user.save(update_fields=["locked_until", "failed_logins"])
-                audit.record(None, "login.lockout", user, request=request, outcome=Outcome.DENIED,
-                             username=user.username, channel=channel)
+            failure_count(request, user, channel=channel)
             audit.record(None, "login.failed", None, request=request, outcome=Outcome.FAILED,
                          username=user.username, channel=channel, step="second_factor")
         return LoginResult(None, login_refused_message())

@@ -154,3 +154,22 @@ class AuditFilterForm(forms.Form):
         """The valid, non-empty filters (an invalid field is reported and ignored)."""
         data = getattr(self, "cleaned_data", {})
         return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+class ReauthForm(forms.Form):
+    """The password again, and a code when the account has a second factor (core/reauth.py)."""
+
+    password = forms.CharField(label=_("Password"), strip=False, max_length=4096, widget=forms.PasswordInput(
+        attrs={"autocomplete": "current-password", "autofocus": True}))
+    code = forms.CharField(label=_("Code from your authenticator app, or a recovery code"), max_length=32,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, with_code: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not with_code:
+            del self.fields["code"]
+
+
+class SessionEndForm(forms.Form):
+    session = forms.UUIDField()

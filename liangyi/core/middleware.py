@@ -1,4 +1,4 @@
-"""Pages that may show personal data must not be kept by browsers or proxies."""
+"""The interface language; pages with personal data kept by no cache; the session's last use."""
 
 from __future__ import annotations
 
@@ -39,3 +39,18 @@ class NoStoreMiddleware:
             add_never_cache_headers(response)
             response["Cache-Control"] = "no-store, private"
         return response
+
+
+class SessionSeenMiddleware:
+    """Keeps "last seen" of the user's session for the My account page (core/sessions.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            from liangyi.core import sessions
+
+            sessions.seen(request)
+        return self.get_response(request)

@@ -179,6 +179,9 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # When the holder last proved who they are (password and code): the issue, or POST auth/reauth/.
+    # A reveal or an export through this token needs it to be recent (core/reauth.py).
+    proved_at = models.DateTimeField(null=True, blank=True)
 
     @staticmethod
     def hash(key: str) -> str:
@@ -187,14 +190,38 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, user: User, hours: int) -> tuple[ApiToken, str]:
         key = secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            user=user, key_hash=cls.hash(key), expires_at=timezone.now() + timedelta(hours=hours)
-        )
+        now = timezone.now()
+        token = cls.objects.create(user=user, key_hash=cls.hash(key), expires_at=now + timedelta(hours=hours),
+                                   proved_at=now)
         return token, key
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class UserSession(models.Model):
+    """A web session of a user, so that they can see where they are logged in and end the others.
+
+    The session key is what ends it (the session store's row is deleted), so it is kept encrypted,
+    like the TOTP secrets; the user sees only the device, the address and the times.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="web_sessions")
+    session_key = EncryptedTextField()
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id} from {self.ip} since {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class Outcome(models.TextChoices):

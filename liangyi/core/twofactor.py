@@ -18,8 +18,10 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from liangyi.core import access, audit, crypto
+from liangyi.core.errors import DomainError
 from liangyi.core.models import Outcome, RecoveryCode, SecondFactor, User
 
 ISSUER = "liangyi"
@@ -136,3 +138,14 @@ def verify(*, user: User, code: str) -> str:
 
 def recovery_codes_left(user: User) -> int:
     return RecoveryCode.objects.filter(user=user, used_at=None).count()
+
+
+@transaction.atomic
+def recovery_codes_renew(*, user: User, request: HttpRequest | None = None) -> list[str]:
+    """New recovery codes for the user's own factor (shown once); the old ones stop working."""
+    if confirmed(user) is None:
+        raise DomainError(_("Set up your authenticator app first: recovery codes come with it."))
+    left = recovery_codes_left(user)
+    codes = _new_recovery_codes(user)
+    audit.record(user, "two_factor.recovery_codes_renewed", user, request=request, replaced_unused=left)
+    return codes

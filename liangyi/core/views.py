@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from liangyi.core import access, audit, twofactor
+from liangyi.core import access, audit, ratelimit, twofactor
 from liangyi.core.auth import login_attempt, login_succeeded, second_factor_attempt
 from liangyi.core.models import User
+from liangyi.core.views_account import rate_limited
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -66,7 +67,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if request.method == "POST":
         username = request.POST.get("username", "").strip()
+        refusal = ratelimit.attempt(request, "login")
+        if refusal is not None:
+            return rate_limited(request, "core/login.html", {"username": username, "next": next_url}, refusal)
         result = login_attempt(request, username, request.POST.get("password", ""), channel="web")
+        if result.user is not None:
+            ratelimit.succeeded(request, "login")
         if result.user is not None and result.second_factor:
             request.session.cycle_key()
             request.session[PENDING_KEY] = {"user": result.user.pk, "at": time.time(),
@@ -89,8 +95,12 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("core:login")
     error = ""
     if request.method == "POST":
+        refusal = ratelimit.attempt(request, "login")
+        if refusal is not None:
+            return rate_limited(request, "core/login_code.html", {}, refusal)
         result = second_factor_attempt(request, user, request.POST.get("code", ""), channel="web")
         if result.user is not None:
+            ratelimit.succeeded(request, "login")
             return finish_login(request, result.user)
         error = result.error
         if user.__class__.objects.filter(pk=user.pk, locked_until__gt=timezone.now()).exists():

@@ -25,8 +25,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from liangyi.core import access, audit
-from liangyi.core.api import ERROR_RESPONSES, JsonView, StrictSerializer, django_request
+from liangyi.core import access, audit, reauth
+from liangyi.core.api import ERROR_RESPONSES, REAUTH_REQUIRED, JsonView, StrictSerializer, django_request
 from liangyi.core.errors import ConflictError
 from liangyi.people import selectors, services
 from liangyi.people.fieldgroups import FIELD_GROUP, REVEALABLE
@@ -262,15 +262,20 @@ class PersonDetail(JsonView):
     @extend_schema(
         summary=gettext_lazy("Read a person's record (audited)"), tags=["persons"],
         parameters=[OpenApiParameter("reveal", OpenApiTypes.BOOL, description=gettext_lazy(
-            "1: show the ID number, phone and addresses in full, when the role may (each reveal is audited)."))],
-        responses={200: PersonSerializer, 401: ERROR_RESPONSES[401], 404: NOT_FOUND},
+            "1: show the ID number, phone and addresses in full, when the role may (each reveal is audited). "
+            "Needs a proof of identity from the last LIANGYI_REAUTH_MINUTES minutes: the token's issue or "
+            "POST /api/v1/auth/reauth/; otherwise 403 {\"reauth\": [...]}."))],
+        responses={200: PersonSerializer, 401: ERROR_RESPONSES[401], 403: REAUTH_REQUIRED, 404: NOT_FOUND},
     )
     def get(self, request: Request, id: UUID) -> Response:
         # A person out of reach reads only under the caller's break-the-glass grant: the same
         # fields, no reveal (reveal needs the person in reach), the read flagged in the audit log.
         person, grant = access.read_or_404(django_request(request), Person, pk=id)
+        reveal = wants_reveal(request) and grant is None
+        if reveal and access.can(request.user, "reveal", person):
+            reauth.check_api(request)  # 403 {"reauth": [...]} without a recent proof of identity
         _audit_read(request, person, grant)
-        revealed = reveal_fields(request, person) if wants_reveal(request) and grant is None else {}
+        revealed = reveal_fields(request, person) if reveal else {}
         return Response(PersonSerializer(person, context={"viewer": request.user, "revealed": revealed}).data)
 
     @extend_schema(summary=gettext_lazy("Change some fields of a person's record"), tags=["persons"],

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from liangyi.core import access, audit, glass, idnumber
+from liangyi.core import access, audit, glass, idnumber, reauth
 from liangyi.core.errors import ConflictError, DomainError
 from liangyi.core.models import AccessGrant, AuditEntry, GlassCategory, Level, Outcome, Role
 from liangyi.people import sealing, sections, selectors, services
@@ -120,6 +120,7 @@ def person_detail(request: HttpRequest, person_id: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
+@reauth.required
 def person_reveal(request: HttpRequest, person_id: UUID, field: str) -> HttpResponse:
     """The full value of one masked field, as a fragment replacing the masked one (audited)."""
     person = access.get_or_404(request, Person, pk=person_id)
