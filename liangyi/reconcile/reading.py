@@ -29,6 +29,7 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import os
 import unicodedata
 from collections.abc import Collection, Iterator
@@ -179,8 +180,29 @@ def open_export(source: str | os.PathLike[str] | IO[bytes], *, file_name: str = 
 
 
 SNIFF_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 18  # decoded at a time: the reader runs ahead of the rows handed out by at most this
 _NOT_BINARY = _("The file contains binary data, so it is not a CSV or Excel file. Export the list again from the "
                 "police system as CSV or .xlsx.")
+
+
+def _text(fh: IO[bytes], encoding: str) -> Iterator[io.StringIO]:
+    """The file decoded a block at a time, each block's whole lines in a ``StringIO`` (the csv
+    reader then takes them one by one in C, with the same line endings as a text file opened with
+    ``newline=""``). A line cut by the end of a block goes with the next. Raises on a NUL byte (in
+    GB18030 and UTF-8 that byte is only ever the NUL character) or a byte that cannot be decoded,
+    in the block that holds it."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    carry = ""
+    while block := fh.read(BLOCK_BYTES):
+        if b"\x00" in block:
+            raise ReconcileFileError(_NOT_BINARY)
+        text = carry + decoder.decode(block)
+        # up to the last line feed; a file with carriage returns only: the last one that cannot be
+        # the first half of a CR LF cut in two
+        cut = text.rfind("\n") + 1 or text.rfind("\r", 0, len(text) - 1) + 1
+        carry = text[cut:]
+        yield io.StringIO(text[:cut], newline="")
+    yield io.StringIO(carry + decoder.decode(b"", final=True), newline="")
 
 
 class ExportReader:
@@ -191,7 +213,7 @@ class ExportReader:
         self._fields = None if fields is None else frozenset(fields)
         self._fh: IO[bytes] | None = None
         self._own = False
-        self._rows: Iterator[tuple[int, list[Any]]] | None = None
+        self._rows: Iterator[list[Any]] | None = None  # the csv reader itself, or the sheet's rows
         self._close: list[Any] = []
         self.export: Export  # set on entry
 
@@ -248,15 +270,17 @@ class ExportReader:
         else:
             file_format, encoding = "csv", self._sniff(head, size)
             rows = self._csv_rows(fh, encoding, head)
+        self._encoding = encoding
         wanted = columns()
-        for _number, cells in rows:
-            if _blank(cells):
-                continue  # blank lines above the header
-            self._index, headers, ignored = _map_header(cells, wanted)
-            break
-        else:
-            raise ReconcileFileError(_("The file contains only blank lines: it is empty. Export the "
-                                       "dynamic-control list again from the police system."))
+        with self._decoding_errors():
+            for cells in rows:
+                if _blank(cells):
+                    continue  # blank lines above the header
+                self._index, headers, ignored = _map_header(cells, wanted)
+                break
+            else:
+                raise ReconcileFileError(_("The file contains only blank lines: it is empty. Export the "
+                                           "dynamic-control list again from the police system."))
         self._rows = rows
         self.export = Export(file_name=self._file_name, file_format=file_format, encoding=encoding,
                              headers=headers, ignored_columns=ignored, size=size)
@@ -276,20 +300,18 @@ class ExportReader:
                                    "comparison can read. Save it from the spreadsheet program as “CSV UTF-8” or as "
                                    "an Excel workbook (.xlsx)."))
 
-    def _csv_rows(self, fh: IO[bytes], encoding: str, head: bytes) -> Iterator[tuple[int, list[Any]]]:
+    def _csv_rows(self, fh: IO[bytes], encoding: str, head: bytes) -> Iterator[list[str]]:
+        """The csv module's reader over the lines of ``_text``: every row is read in C. Its errors
+        come out as they are; ``_decoding_errors`` turns them into ``ReconcileFileError``."""
         first = head[:64 * 1024].decode(encoding, errors="ignore").split("\n", 1)[0]
         delimiter = "\t" if "\t" in first and "," not in first else (";" if ";" in first and "," not in first else ",")
-        text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")  # type: ignore[arg-type]
-        self._close.append(text.detach)
+        return csv.reader(itertools.chain.from_iterable(_text(fh, encoding)), delimiter=delimiter)
 
-        def lines() -> Iterator[str]:
-            for line in text:
-                if "\x00" in line:
-                    raise ReconcileFileError(_NOT_BINARY)
-                yield line
-
+    @contextlib.contextmanager
+    def _decoding_errors(self) -> Iterator[None]:
+        encoding = self._encoding
         try:
-            yield from enumerate(csv.reader(lines(), delimiter=delimiter), start=1)
+            yield
         except UnicodeDecodeError as exc:
             raise ReconcileFileError(
                 (_("The file is not valid UTF-8 text further on. Save it again from the spreadsheet program as "
@@ -302,7 +324,7 @@ class ExportReader:
             raise ReconcileFileError(_("The file is not a well-formed CSV file (%(error)s). Save it again from the "
                                        "spreadsheet program as “CSV UTF-8”.") % {"error": exc}) from None
 
-    def _xlsx_rows(self, fh: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
+    def _xlsx_rows(self, fh: IO[bytes]) -> Iterator[list[Any]]:
         from openpyxl import load_workbook
 
         damaged = _("The file looks like an Excel workbook but cannot be read. Open it in the spreadsheet program, "
@@ -318,8 +340,7 @@ class ExportReader:
         except IndexError:
             raise ReconcileFileError(damaged) from None
         sheet.reset_dimensions()  # type: ignore[union-attr]  # the stored dimension is often wrong
-        rows = sheet.iter_rows(values_only=True)
-        number = 0
+        rows = sheet.iter_rows(values_only=True)  # read-only mode yields an empty row for every missing one
         while True:
             try:
                 cells = next(rows)
@@ -327,8 +348,7 @@ class ExportReader:
                 return
             except Exception:
                 raise ReconcileFileError(damaged) from None
-            number += 1  # read-only mode yields an empty row for every missing one
-            yield number, list(cells)
+            yield list(cells)
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -350,24 +370,26 @@ class ExportReader:
         pick = itemgetter(*positions) if len(positions) > 1 else (lambda cells: (cells[positions[0]],))
         csv_format = export.file_format == "csv"
         data_row = 0
-        for _number, cells in self._rows:
-            data_row += 1
-            if csv_format:
-                if not "".join(cells).strip():  # (any cell not blank, in one C call)
-                    continue  # a blank line: counted, not reported
-                if len(cells) >= width:
-                    values = dict(zip(names, map(str.strip, pick(cells)), strict=True))
+        with self._decoding_errors():
+            for cells in self._rows:
+                data_row += 1
+                if csv_format:
+                    if not "".join(cells).strip():  # (any cell not blank, in one C call)
+                        continue  # a blank line: counted, not reported
+                    if len(cells) >= width:
+                        values = dict(zip(names, map(str.strip, pick(cells)), strict=True))
+                    else:
+                        n = len(cells)
+                        values = {name: cells[i].strip() if i < n else ""
+                                  for name, i in zip(names, positions, strict=True)}
                 else:
+                    if _blank(cells):
+                        continue
                     n = len(cells)
-                    values = {name: cells[i].strip() if i < n else "" for name, i in zip(names, positions, strict=True)}
-            else:
-                if _blank(cells):
-                    continue
-                n = len(cells)
-                values = {name: _cell(name, cells[i] if i < n else None) for name, i in zip(names, positions,
-                                                                                           strict=True)}
-            export.row_count += 1
-            yield PoliceRow(data_row, values)
+                    values = {name: _cell(name, cells[i] if i < n else None)
+                              for name, i in zip(names, positions, strict=True)}
+                export.row_count += 1
+                yield PoliceRow(data_row, values)
         if not export.row_count:
             raise ReconcileFileError(_("The file has a header row but no data rows. Comparing it would report every "
                                        "registered person as missing from the police list; export the list again "

@@ -136,16 +136,17 @@ def run_execute(run_id: int) -> ReconcileRun:
             ReconcileRun.objects.filter(pk=run.pk).update(rows_total=_estimate_rows(run.stored_path, export))
             comparison = matching.Comparison(matching.Index.from_db(), scope=run.scope)
             store = _Store(run)
-            for row in reader:
-                place = row.get("jurisdiction").strip()
-                store.add([(f, place) for f in comparison.row(row)])
-                done = export.row_count
-                if done % PROGRESS_EVERY == 0:
-                    ReconcileRun.objects.filter(pk=run.pk).update(rows_done=done, heartbeat_at=timezone.now(),
-                                                                  rows_total=max(done, _estimate_rows(
-                                                                      run.stored_path, export,
-                                                                      position=reader.position())))
-            missing = comparison.missing_in_police()
+            with matching.index_frozen(), matching.texts_remembered():
+                for row in reader:
+                    place = row.get("jurisdiction").strip()
+                    store.add([(f, place) for f in comparison.row(row)])
+                    done = export.row_count
+                    if done % PROGRESS_EVERY == 0:
+                        ReconcileRun.objects.filter(pk=run.pk).update(
+                            rows_done=done, heartbeat_at=timezone.now(),
+                            rows_total=max(done, _estimate_rows(run.stored_path, export,
+                                                                position=reader.position())))
+                missing = comparison.missing_in_police()
             engine.fill_registry_numbers(missing)
             missing.sort(key=engine.sort_key)
             store.add([(f, "") for f in missing])

@@ -5,9 +5,12 @@ clear message, never a false match)."""
 from __future__ import annotations
 
 import copy
+import csv
 import gc
 import io
+import itertools
 import random
+import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +18,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from openpyxl import Workbook
 
 from liangyi.conftest import client_for
@@ -186,6 +190,25 @@ def test_fields_limit_the_values_but_not_the_header(tmp_path):
     assert rows[0].values == {k: v for k, v in read_export(path).rows[0].values.items() if k in rows[0].values}
 
 
+def test_the_name_key_shortcut_is_the_plain_clean_up():
+    names = ["王建国", "阿卜杜·热合曼", "阿卜杜.热合曼", "阿卜杜．热合曼", "王 建国", "王\u3000建国", "Ｗａｎｇ",
+             "Wang Jianguo", "ﾜﾝ", "㍿", "王建国\t", "", "李•强", "ǅ", "x\u0301", "é", "𠀀𠀁"]
+    for name in names:
+        assert matching.name_key(name) == matching._NAME_NOISE.sub("", unicodedata.normalize("NFKC", name)), name
+
+
+@pytest.mark.django_db
+def test_remembered_texts_are_gettext_in_the_language_of_the_run():
+    message = "The places of control differ."
+    for language in ("zh-hans", "en", "zh-hans"):
+        with translation.override(language):
+            with matching.texts_remembered():
+                assert matching._(message) == matching._(message) == gettext(message)
+            assert matching._(message) == gettext(message)
+    with translation.override("zh-hans"):
+        assert matching._(message) != message  # the catalogue has it: the test compares two languages
+
+
 def test_the_pinyin_screen_only_skips_names_that_cannot_agree():
     pairs = [("王建国", "汪建国"), ("张伟", "章伟"), ("李强", "李强强"), ("陈丽", "程丽"), ("刘洋", "刘阳"),
              ("赵强", "周强")]
@@ -195,6 +218,37 @@ def test_the_pinyin_screen_only_skips_names_that_cannot_agree():
 
 
 # --- streaming and batches -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8", "utf-8-sig"])
+def test_blocks_cut_anywhere_give_the_lines_of_the_whole_file(encoding):
+    text = ("序号,姓名,备注\r\n1,王建国,\"两行\r\n的备注\"\r\n\r\n2,𠀀𠀁,x\n3,阿卜杜·热合曼,\"a\rb\"\r4,李,\r\n"
+            "5,张,\"\"\"引号\"\"\"\r\r\n6,刘,最后一行没有换行")
+    data = text.encode(encoding)
+    whole = list(csv.reader(io.StringIO(data.decode(encoding), newline="")))
+    for size in (1, 2, 3, 5, 7, 64, 1 << 18):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(reading, "BLOCK_BYTES", size)
+            rows = list(csv.reader(itertools.chain.from_iterable(reading._text(io.BytesIO(data), encoding))))
+        assert rows == whole, size
+    cr_only = "\r".join(f"{i},王{i}" for i in range(100)).encode(encoding)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reading, "BLOCK_BYTES", 16)
+        blocks = list(reading._text(io.BytesIO(cr_only), encoding))
+    assert max(len(block.getvalue()) for block in blocks) < 32  # a file with CR line ends is not held whole
+    assert list(csv.reader(itertools.chain.from_iterable(blocks))) == [[str(i), f"王{i}"] for i in range(100)]
+
+
+def test_a_nul_byte_late_in_the_file_refuses_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(reading, "SNIFF_BYTES", 256)
+    monkeypatch.setattr(reading, "BLOCK_BYTES", 512)
+    rows = [export_row(name=f"某{i}", id_number="530302198801014111") for i in range(50)]
+    path = write_export(tmp_path / "e.csv", rows)
+    path.write_bytes(path.read_bytes() + b"51,\x00\x00,\r\n")
+    with reading.open_export(path) as reader, pytest.raises(ReconcileFileError) as caught:
+        for _row in reader:
+            pass
+    assert caught.value.message == reading._NOT_BINARY
 
 
 @pytest.mark.django_db
