@@ -97,12 +97,12 @@ def safe_next(request: HttpRequest, url: str) -> str:
 
 
 def return_to(request: HttpRequest) -> str:
-    """Where to come back after confirming: the page itself for a GET; for a POST (a button on a
-    page) the page the button was on, since the POST cannot be repeated by a redirect."""
-    if request.method == "GET":
-        return request.get_full_path()
+    """Where to come back after confirming: the page itself for a plain GET; for htmx (a fragment)
+    and for a POST (a button) the page the user was on, since neither can be opened by a redirect."""
     htmx = getattr(request, "htmx", None)
-    return (safe_next(request, htmx.current_url if htmx else "")
+    if request.method == "GET" and not htmx:
+        return request.get_full_path()
+    return (safe_next(request, (htmx.current_url or "") if htmx else "")
             or safe_next(request, request.headers.get("Referer", "")) or reverse("core:home"))
 
 

@@ -88,6 +88,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@reauth.required  # ASVS 7.5.2: someone holding a stolen session must not throw the owner out
 def session_end(request: HttpRequest) -> HttpResponse:
     """End one of the user's other sessions."""
     form = SessionEndForm(request.POST)
@@ -100,6 +101,7 @@ def session_end(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@reauth.required
 def sessions_end_others(request: HttpRequest) -> HttpResponse:
     ended = sessions.sessions_end_others(request=request)
     messages.success(request, _("Your other sessions have ended (%(n)d).") % {"n": ended})

@@ -178,6 +178,17 @@ class TestSessions:
         assert desk.post(reverse("core:session_end"), {}).status_code == 404
         assert desk.get(ACCOUNT).status_code == 200
 
+    def test_ending_sessions_needs_a_recent_proof(self, two):
+        desk, tablet = two
+        other = UserSession.objects.get(user_agent__contains="tablet")
+        stale(desk)
+        for response in (desk.post(reverse("core:session_end"), {"session": other.pk},
+                                   HTTP_REFERER=f"http://testserver{ACCOUNT}"),
+                         desk.post(reverse("core:sessions_end_others"), HTTP_REFERER=f"http://testserver{ACCOUNT}")):
+            assert response.status_code == 302 and response.url.startswith(reverse("core:reauth"))
+        assert tablet.get(ACCOUNT).status_code == 200
+        assert UserSession.objects.get(pk=other.pk).ended_at is None
+
     def test_a_logout_ends_the_row(self, two):
         desk, _tablet = two
         desk.post(reverse("core:logout"))

@@ -325,3 +325,26 @@ class TestTheDecorator:
         request = rf.get("/")
         request.session = {} if value is None else {reauth.PROOF_KEY: value}
         assert not reauth.proved_recently(request)
+
+    def test_an_htmx_get_comes_back_to_the_page_not_the_fragment(self, personas, rf):
+        from django.http import HttpResponse
+        from django_htmx.middleware import HtmxDetails
+
+        request = rf.get("/persons/x/?tab=plan", HTTP_HX_REQUEST="true",
+                         HTTP_HX_CURRENT_URL="http://testserver/persons/x/")
+        request.htmx = HtmxDetails(request)
+        request.user, request.session = personas["worker"], {}
+        response = reauth.required(lambda r: HttpResponse("the secret"))(request)
+        body = response.content.decode()
+        assert "the secret" not in body and 'data-testid="reauth-needed"' in body
+        link = body.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        assert parse_qs(urlsplit(link).query)["next"] == ["/persons/x/"]
+
+    def test_a_plain_get_comes_back_to_itself(self, personas, rf):
+        from django.http import HttpResponse
+
+        request = rf.get("/persons/x/file.pdf")
+        request.user, request.session = personas["worker"], {}
+        response = reauth.required(lambda r: HttpResponse("the secret"))(request)
+        assert response.status_code == 302
+        assert parse_qs(urlsplit(response.url).query)["next"] == ["/persons/x/file.pdf"]
