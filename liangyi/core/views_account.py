@@ -32,9 +32,12 @@ def rate_limited(request: HttpRequest, template: str, context: dict, refusal: ra
 @require_http_methods(["GET", "POST"])
 def reauth_confirm(request: HttpRequest) -> HttpResponse:
     """"Confirm it is you": the password (and the code) again, then back to ``next``."""
+    next_url = reauth.safe_next(request, request.GET.get("next", ""))
+    if request.method == "GET" and next_url and reauth.session_proved_recently(request):
+        return redirect(next_url)  # e.g. sent here, then through the login page, which is a proof
     with_code = twofactor.confirmed(request.user) is not None
     form = ReauthForm(request.POST if request.method == "POST" else None, with_code=with_code,
-                      initial={"next": reauth.safe_next(request, request.GET.get("next", ""))})
+                      initial={"next": next_url})
     context = {"form": form, "with_code": with_code, "minutes": settings.REAUTH_MINUTES}
     if request.method == "POST" and form.is_valid():
         refusal = ratelimit.attempt(request, "reauth")

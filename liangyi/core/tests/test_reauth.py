@@ -157,8 +157,17 @@ class TestTheConfirmPage:
         assert response.status_code == 302 and response.url == reverse("core:account")
 
     def test_the_page_keeps_next_in_the_form(self, personas):
-        body = client_for(personas["worker"]).get(reverse("core:reauth"), {"next": "/persons/?q=王"}).content.decode()
+        client = client_for(personas["worker"])
+        stale(client)
+        body = client.get(reverse("core:reauth"), {"next": "/persons/?q=王"}).content.decode()
         assert 'name="next"' in body and "/persons/?q=王" in body
+
+    def test_with_a_fresh_proof_it_goes_straight_on(self, personas):
+        """Sent to confirm with an expired session: the login page that comes first is the proof."""
+        client = client_for(personas["worker"])
+        response = client.get(reverse("core:reauth"), {"next": "/persons/"})
+        assert response.status_code == 302 and response.url == "/persons/"
+        assert client.get(reverse("core:reauth")).status_code == 200  # no next: the form
 
     def test_success_and_failure_are_audited(self, personas):
         client = client_for(personas["worker"])
