@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -72,6 +73,8 @@ def fill_registry_numbers(findings: list[Finding], chunk: int = 2000) -> None:
             f.registry_number_known = True
 
 
+_UNQUOTED = re.compile(r"[0-9A-Za-z-]*")  # characters the csv module never quotes (ID numbers, UUIDs)
+
 # a finding as a report row, in C (the csv module writes None, a police_row of missing_in_police, as "")
 _row = attrgetter("category", "police_row", "id_number", "person_id", "field", "registry_value", "police_value",
                   "detail")
@@ -113,9 +116,19 @@ class _ReportFile:
             self._writer.writerow(HEADER)
         return self
 
-    def write(self, findings: Iterable[Finding]) -> None:
-        if self._fh is not None:
-            self._writer.writerows(map(_row, findings))
+    def write(self, findings: list[Finding]) -> None:
+        if self._fh is None:
+            return
+        if len(findings) == 1:
+            f = findings[0]
+            if (f.category == matching.MATCHED and type(f.police_row) is int
+                    and not (f.field or f.registry_value or f.police_value or f.detail)
+                    and _UNQUOTED.fullmatch(f.id_number) and _UNQUOTED.fullmatch(f.person_id)):
+                # Most rows: nothing the csv module would quote, so the line is written as it would
+                # write it, in a third of the time.
+                self._fh.write(f"{f.category},{f.police_row},{f.id_number},{f.person_id},,,,\r\n")
+                return
+        self._writer.writerows(map(_row, findings))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._fh is None:

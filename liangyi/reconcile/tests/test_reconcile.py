@@ -471,6 +471,19 @@ def test_report_format_mode_and_rerun_is_byte_identical(registry, tmp_path):
 
 
 @pytest.mark.django_db
+def test_the_streamed_report_is_the_csv_module_s(registry, tmp_path):
+    result = report.run(DATA / "police_export_sample.csv", out=tmp_path / "r.csv")
+    assert "matched" in {f.category for f in result.findings}
+    assert (tmp_path / "r.csv").read_bytes() == report.render(result.findings)
+    odd = [matching.Finding("matched", 7, "5303,02", 'a"b'), matching.Finding("matched", 8, "5303", "e1", detail="x"),
+           matching.Finding("matched", 9, "530302197003121014", "8f0c-4e"), matching.Finding("matched", None, "X", "y")]
+    with report._ReportFile(tmp_path / "odd.csv") as out:
+        for f in odd:
+            out.write([f])
+    assert (tmp_path / "odd.csv").read_bytes() == report.render(odd)
+
+
+@pytest.mark.django_db
 def test_report_orders_missing_in_police_last(places, someone, tmp_path):
     factories.person(places["other_township"], name="刘洋", status=Status.ISOLATION)
     out = tmp_path / "r.csv"
