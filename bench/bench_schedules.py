@@ -33,7 +33,7 @@ import pstats
 import sys
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,8 +74,9 @@ PLANNED_DIFFER = ("(o.kind, o.due_on, o.window_start, o.window_end, o.office_id,
                   "%(version)s)")
 
 
-def floor_generation(url: str, today) -> dict:
-    """The same plan for all persons, batched: a few reads, the planner in memory, a set-based diff."""
+def floor_generation(url: str, today, since=None, horizon=None) -> dict:
+    """The same plan for all persons, batched: a few reads, the planner in memory, a set-based diff.
+    ``since``: only the window (since, horizon] of a window run, as the job plans it."""
     import psycopg
 
     from liangyi.core import rules as core_rules
@@ -86,7 +87,7 @@ def floor_generation(url: str, today) -> dict:
 
     started = time.perf_counter()
     ruleset = core_rules.current()
-    horizon = today + timedelta(days=engine.DEFAULT_HORIZON_DAYS)
+    horizon = horizon or today + timedelta(days=engine.DEFAULT_HORIZON_DAYS)
     with psycopg.connect(url) as conn:
         graded = {r[0] for r in conn.execute("SELECT DISTINCT person_id FROM risk_grading")}
         spans: dict[int, list] = {}
@@ -98,8 +99,14 @@ def floor_generation(url: str, today) -> dict:
         columns = ("id, person_id, kind, decided_on, received_on, report_deadline, reported_on, term_months, "
                    "state, ended_on, office_id, worker_id")
         names = [c.strip() for c in columns.split(",")]
-        rows = conn.execute(f"SELECT {columns} FROM supervision_communityorder ORDER BY person_id, received_on"
-                            ).fetchall()
+        # A window run reads only the orders that can have something due in the window (as the
+        # generator does: term not ended by ``since``, or a report deadline after it).
+        where = ("" if since is None else
+                 " WHERE term_ends_on IS NULL OR term_ends_on > %(since)s OR report_deadline > %(since)s OR EXISTS "
+                 "(SELECT 1 FROM supervision_ordertransfer t WHERE t.order_id = supervision_communityorder.id "
+                 "AND t.report_by > %(since)s)")
+        rows = conn.execute(f"SELECT {columns} FROM supervision_communityorder{where} ORDER BY person_id, received_on",
+                            {"since": since} if since else None).fetchall()
         read = time.perf_counter() - started
         conn.execute(f"CREATE TEMP TABLE plan AS SELECT {PLAN_COLUMNS} FROM obligations_obligation WITH NO DATA")
         planned = 0
@@ -111,7 +118,7 @@ def floor_generation(url: str, today) -> dict:
                 order.person = Person(pk=values["person_id"])
                 order._prefetched_objects_cache = {"suspensions": spans.get(order.pk, []),
                                                    "transfers": transfers.get(order.pk, [])}
-                for source, item in province.order_plan(order, ruleset, horizon, today, graded):
+                for source, item in province.order_plan(order, ruleset, horizon, today, graded, since):
                     copy.write_row((order.person_id, source, item.key, item.kind, item.due_on, item.window_start,
                                     item.window_end, item.office_id, item.worker_id))
                     planned += 1
@@ -132,8 +139,9 @@ def floor_generation(url: str, today) -> dict:
             f"WHERE {SAME_KEY} AND o.done_at IS NULL AND {PLANNED_DIFFER}", params).rowcount
         removed = conn.execute(
             "DELETE FROM obligations_obligation o WHERE o.done_at IS NULL AND o.due_on <= %(horizon)s "
-            "AND o.source = ANY(%(sources)s) AND NOT EXISTS (SELECT 1 FROM plan pl WHERE "
-            f"{SAME_KEY})", {**params, "sources": sources}).rowcount
+            + ("AND o.due_on > %(since)s " if since else "")
+            + "AND o.source = ANY(%(sources)s) AND NOT EXISTS (SELECT 1 FROM plan pl WHERE "
+            f"{SAME_KEY})", {**params, "sources": sources, "since": since}).rowcount
         conn.commit()
         diff = time.perf_counter() - t
     return {"seconds": time.perf_counter() - started, "read": read, "plan": plan_seconds, "diff": diff,
@@ -159,11 +167,42 @@ def profile(n: int) -> str:
     return f"SQL statements for 2 000 persons (two chunks): {statements}\n{out.getvalue()}"
 
 
-def batched_generation(day, only: list[str] | None = None) -> dict:
-    """The nightly job for ``day``, timed as a whole and per part (generators, reading, writing);
-    with ``only``, what the job does restricted to those generators."""
+def province_night(url: str, trust: bool = False):
+    """The last finished nightly run, or, on a fresh province, a record of its build as a full run:
+    ``load_supervision`` planned every obligation the engine plans to the build day's horizon."""
+    import psycopg
+    from django.utils import timezone
+
+    from liangyi.core import rules as core_rules
     from liangyi.obligations import engine
-    from liangyi.ops import jobs as ops_jobs
+    from liangyi.obligations.models import GenerationRun
+
+    last = GenerationRun.objects.exclude(finished_at=None).order_by("-finished_at", "-id").first()
+    if last is not None:
+        fingerprint = engine.planner_fingerprint(core_rules.current())
+        if last.fingerprint != fingerprint and trust:
+            # The planner's code changed but not what it plans (labelled in the output): without
+            # this the night would be a full run, as it must be in production.
+            GenerationRun.objects.filter(pk=last.pk).update(fingerprint=fingerprint)
+            GenerationRun.objects.filter(mode=GenerationRun.Mode.FULL).exclude(finished_at=None).update(
+                fingerprint=fingerprint)
+            print("   --trust-plan: the stored plan is taken as the current planner's (fingerprint re-stamped)")
+        return last
+    with psycopg.connect(url) as conn:
+        built_on = conn.execute("SELECT built_on FROM bench_province_supervision").fetchone()[0]
+    ruleset = core_rules.current()
+    return GenerationRun.objects.create(
+        today=built_on, mode=GenerationRun.Mode.FULL, reason="bench: the province as load_supervision planned it",
+        horizon=built_on + timedelta(days=engine.DEFAULT_HORIZON_DAYS), ruleset_version=ruleset.version,
+        fingerprint=engine.planner_fingerprint(ruleset), finished_at=timezone.now())
+
+
+def batched_generation(day, only: list[str] | None = None, full: bool = True) -> dict:
+    """The nightly job for ``day``, timed as a whole and per part (generators, reading, writing):
+    ``full``, everything planned again (the weekly run, or after a rule change), else the job as it
+    decides (a window run on the night after the last one); with ``only``, a full run restricted to
+    those generators."""
+    from liangyi.obligations import engine, nightly
 
     parts: dict[str, float] = defaultdict(float)
     real_plans, real_chunk = engine._plans, engine._sync_chunk
@@ -187,7 +226,7 @@ def batched_generation(day, only: list[str] | None = None) -> dict:
         t = time.perf_counter()
         cpu = time.process_time()
         if only is None:
-            summary = ops_jobs.run("obligations.generate", today=day)
+            summary = nightly.run(day, full=full)
         else:
             result = engine.sync_many(engine.all_persons(), only=only,
                                       horizon=day + timedelta(days=engine.DEFAULT_HORIZON_DAYS))
@@ -207,8 +246,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=province.DEFAULT_SEED)
     parser.add_argument("--per-person", type=int, default=0, metavar="N",
                         help="also engine.sync person by person for N evenly spread persons (extrapolated)")
+    parser.add_argument("--full", action="store_true",
+                        help="plan everything again (the weekly run) instead of the next night's window run")
+    parser.add_argument("--trust-plan", action="store_true",
+                        help="take the stored plan as the current planner's when only the planner's code changed "
+                             "(else the night is a full run)")
     parser.add_argument("--next-day", action="store_true",
-                        help="run tomorrow's night (the horizon one day on; the created obligations stay)")
+                        help="with --full: plan to tomorrow's horizon (the created obligations stay)")
     parser.add_argument("--only", nargs="+", metavar="SOURCE",
                         help="only these generators (e.g. the ones the province was planned with)")
     parser.add_argument("--profile", action="store_true", help="cProfile sync_many over 5 000 persons")
@@ -222,19 +266,30 @@ def main(argv: list[str] | None = None) -> None:
     from liangyi.people.models import Person
 
     today = timezone.localdate()
-    day = today + timedelta(days=1) if args.next_day else today
+    full = args.full or bool(args.only)
+    last = province_night(url, args.trust_plan)
+    if full:
+        day = today + timedelta(days=1) if args.next_day else today
+        night = "a full run, " + ("tomorrow's horizon" if args.next_day else "today's horizon")
+    else:
+        # The night after the last one (each run of this benchmark moves the province on a day).
+        day = last.today + timedelta(days=1)
+        night = f"the window run of the night of {day} (after the {last.mode} run of {last.today})"
     everyone = Person.objects.count()
     load = os.getloadavg()
-    batched = batched_generation(day, args.only)
+    batched = batched_generation(day, args.only, full=full)
     summary, total = batched["summary"], batched["seconds"]
-    night = "tomorrow's night (horizon + 1 day)" if args.next_day else "tonight (the day the province was planned)"
+    if not full and summary["mode"] != "window":
+        night = f"a full run on the night of {day}: {summary['reason']}"
     if args.only:
         night += f", only {', '.join(args.only)}"
     print(f"\n== nightly generation (job obligations.generate, engine.sync_many), {night}: {total:.1f} s for "
           f"{everyone} persons, measured (CPU of this process {batched['cpu']:.1f} s; load average before "
           f"{load[0]:.1f}); target < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}")
     print(f"   counts: created {summary['created']}, rescheduled {summary['rescheduled']}, removed "
-          f"{summary['removed']}, unchanged {summary['unchanged']}")
+          f"{summary['removed']}, unchanged {summary['unchanged']}"
+          + (f"; window ({summary['since']}, {summary['horizon']}], persons planned whole {summary['replanned']}"
+             if summary.get("mode") == "window" else ""))
     for part, seconds in sorted(batched["parts"].items()):
         print(f"   {part:<40} {seconds:8.1f} s")
     if args.per_person:
@@ -243,7 +298,13 @@ def main(argv: list[str] | None = None) -> None:
         mean = sum(real["per_person"]) / len(real["per_person"])
         print(f"== the old way, engine.sync per person, every {every}th person ({real['persons']}): mean "
               f"{mean * 1000:.2f} ms -> {mean * everyone:.0f} s for all (extrapolated); counts {real['result']}")
-    floor = None if args.no_floor else floor_generation(url, today)
+    if args.no_floor:
+        floor = None
+    elif summary.get("mode") == "window":  # the same window, by hand
+        floor = floor_generation(url, today, since=date.fromisoformat(summary["since"]),
+                                 horizon=date.fromisoformat(summary["horizon"]))
+    else:
+        floor = floor_generation(url, today)
     if floor:
         print(f"== floor, batched plan + set-based diff: {floor['seconds']:.1f} s (read {floor['read']:.1f} s, plan + "
               f"COPY {floor['plan']:.1f} s for {floor['planned']} planned obligations, SQL diff {floor['diff']:.1f} s;"

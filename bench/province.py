@@ -474,21 +474,25 @@ def with_defaults(conn, table: str, statement: str) -> tuple[str, tuple]:
     return head + "".join(f', "{c}"' for c, _t in extra) + ")" + tail, tuple(_EMPTY[t] for _c, t in extra)
 
 
-def order_plan(order, ruleset, horizon: date, today: date, graded: set) -> list[tuple[str, object]]:
+def order_plan(order, ruleset, horizon: date, today: date, graded: set,
+               since: date | None = None) -> list[tuple[str, object]]:
     """(source, Planned) of one order as the engine's generators plan it, without a query: the
     order carries its person, suspensions and transfers (``_prefetched_objects_cache``); risk's
     reassessment is the first one (``risk.plans.reassessments`` for a person never graded; a
-    graded person's later ones are left to the engine). Call inside ``_grading_lookup(graded)``."""
+    graded person's later ones are left to the engine). Call inside ``_grading_lookup(graded)``.
+    ``since``: only what falls due after it (a nightly window run's plan)."""
     from liangyi.obligations.engine import Planned
     from liangyi.obligations.models import Kind
     from liangyi.supervision import plans
     from liangyi.supervision.models import OrderState
 
     args = (ruleset, horizon, today) if "on" in inspect.signature(plans._order_plan).parameters else (ruleset, horizon)
-    planned = [(plans.SOURCE, item) for item in plans._order_plan(order, *args)]
+    extra = {"since": since} if since is not None else {}
+    planned = [(plans.SOURCE, item) for item in plans._order_plan(order, *args, **extra)
+               if since is None or item.due_on > since]
     if order.state == OrderState.ACTIVE and order.reported_on and order.person_id not in graded:
         due = order.reported_on + timedelta(days=int(ruleset.value("risk_first_assessment_days")))
-        if due <= horizon:
+        if due <= horizon and (since is None or due > since):
             planned.append(("risk.reassessment", Planned(
                 kind=Kind.REASSESSMENT, key=f"reassessment:first:{order.pk}", due_on=due,
                 window_start=min(order.reported_on, due), window_end=due, office=order.office_id,
@@ -550,7 +554,8 @@ def load_supervision(seed: int = DEFAULT_SEED, *, today: date | None = None, for
 
         t = time.perf_counter()
         conn.execute("DELETE FROM bench_province_supervision")
-        conn.execute("TRUNCATE obligations_obligation, supervision_communityorder CASCADE")
+        # The nightly runs recorded against the old obligations no longer describe them.
+        conn.execute("TRUNCATE obligations_obligation, obligations_generationrun, supervision_communityorder CASCADE")
         ruleset = core_rules.current()
         horizon = today + timedelta(days=engine.DEFAULT_HORIZON_DAYS)
         term = 12 * int(ruleset.value("community_drug_rehab_term_years"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -114,6 +115,36 @@ def record(
         entry.save(force_insert=True)
         AuditHead.objects.filter(pk=1).update(last_hash=entry.entry_hash, count=head.count + 1)
     return entry
+
+
+def record_many(actor: User | None, action: str, items: Sequence[tuple[Any, dict[str, Any]]]) -> int:
+    """Append one entry per (object, detail) in ``items``, in order, under one lock of the chain's
+    head: what ``record`` does for each, in three statements instead of four per entry (a nightly
+    job audits thousands of persons). Returns how many were written."""
+    if not items:
+        return 0
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    with transaction.atomic():
+        head = AuditHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            AuditHead.objects.create(pk=1, last_hash=GENESIS, count=0)
+            head = AuditHead.objects.select_for_update().get(pk=1)
+        now, last, entries = timezone.now(), head.last_hash, []
+        for obj, detail in items:
+            entry = AuditEntry(
+                at=now, actor=actor, actor_username=actor.username if actor else "",
+                actor_role=actor.role if actor else "", action=action,
+                object_type=obj._meta.label_lower if obj is not None else "",
+                object_id=str(obj.pk) if obj is not None else "",
+                person_id=obj.pk if obj is not None and obj.__class__.__name__ == "Person" else None,
+                ip=None, outcome=Outcome.OK, detail=json.loads(json.dumps(detail, default=str, ensure_ascii=False)),
+                prev_hash=last)
+            entry.entry_hash = last = compute_hash(last, entry)
+            entries.append(entry)
+        AuditEntry.objects.bulk_create(entries, batch_size=500)  # ids in list order: the chain's order
+        AuditHead.objects.filter(pk=1).update(last_hash=last, count=head.count + len(entries))
+    return len(entries)
 
 
 def viewed(request: HttpRequest, obj: Any, *, section: str = "") -> AuditEntry:

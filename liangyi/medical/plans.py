@@ -67,11 +67,16 @@ def renewals(person: Person, ruleset: RuleSet, horizon: date) -> list[Planned]:
     return _plan(order_current(person), {r.year: r for r in person.insurance_years.all()}, ruleset, horizon)
 
 
-def renewals_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, list[Planned]]:
-    """The batched form of ``renewals`` (``engine.sync_many``): two queries per chunk."""
+def renewals_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date,
+                  since: date | None = None) -> dict[Any, list[Planned]]:
+    """The batched form of ``renewals`` (``engine.sync_many``): two queries per chunk; none when
+    no collection period ends in the window after ``since`` (a night's window, most nights)."""
     from liangyi.medical.models import InsuranceYear
     from liangyi.supervision.models import RUNNING_STATES, CommunityOrder
 
+    if since is not None and not any(since < collection_window(ruleset, year)[1] <= horizon
+                                      for year in range(since.year, horizon.year + 2)):
+        return {}
     ids = [p.pk for p in persons]
     orders = {o.person_id: o for o in CommunityOrder.objects.filter(person_id__in=ids, state__in=RUNNING_STATES,
                                                                     reported_on__isnull=False)

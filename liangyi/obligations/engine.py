@@ -82,26 +82,38 @@ class SyncResult:
 
 
 Generator = Callable[[Person, RuleSet, date], list[Planned]]
-# The batched form of a generator: plans a chunk of persons with a handful of queries and returns
-# {person pk: plan}; it must plan exactly what the generator plans for each person.
-BatchGenerator = Callable[[Sequence[Person], RuleSet, date], dict[Any, list[Planned]]]
+# The batched form of a generator: ``many(persons, ruleset, horizon, since=None)`` plans a chunk of
+# persons with a handful of queries and returns {person pk: plan}; it must plan exactly what the
+# generator plans for each person. With ``since`` it may leave out (and skip the work of) what falls
+# due on or before ``since``: the engine keeps only what falls due after it anyway.
+BatchGenerator = Callable[..., dict[Any, list[Planned]]]
+# The persons whose plan may change only because the days from ``after`` to ``through`` passed (an
+# override of the risk level that lapsed, say): no service call re-planned them.
+CalendarMoves = Callable[[date, date], Iterable[Any]]
 _generators: dict[str, Generator] = {}
 _batched: dict[str, BatchGenerator] = {}
+_calendar: dict[str, CalendarMoves] = {}
 
 # The fields a plan decides; an open obligation whose values differ is rescheduled.
 PLANNED_FIELDS = ("kind", "due_on", "window_start", "window_end", "office_id", "worker_id", "ruleset_version")
 
 
-def register(source: str, fn: Generator, *, many: BatchGenerator | None = None) -> None:
+def register(source: str, fn: Generator, *, many: BatchGenerator | None = None,
+             calendar: CalendarMoves | None = None) -> None:
     """Register the generator of ``source`` (idempotent for the same function), and optionally its
     batched form for ``sync_many`` (``many``, or the generator's own ``fn.many``; without one,
-    ``sync_many`` calls ``fn`` person by person)."""
+    ``sync_many`` calls ``fn`` person by person) and the persons whose plan the calendar alone
+    can change (``calendar``, or ``fn.calendar_moves``; see ``calendar_moves``)."""
     many = many or getattr(fn, "many", None)
-    if _generators.get(source, fn) is not fn or (many is not None and _batched.get(source, many) is not many):
+    calendar = calendar or getattr(fn, "calendar_moves", None)
+    if (_generators.get(source, fn) is not fn or (many is not None and _batched.get(source, many) is not many)
+            or (calendar is not None and _calendar.get(source, calendar) is not calendar)):
         raise ValueError(f"obligation source {source!r} is already registered")
     _generators[source] = fn
     if many is not None:
         _batched[source] = many
+    if calendar is not None:
+        _calendar[source] = calendar
 
 
 def sources() -> list[str]:
@@ -211,31 +223,49 @@ SYNC_CHUNK = 1000
 def sync_many(
     persons: Iterable[Person], *, ruleset: RuleSet | None = None, horizon: date | None = None,
     actor: User | None = None, only: Iterable[str] | None = None, chunk_size: int = SYNC_CHUNK,
+    since: date | None = None,
 ) -> SyncResult:
     """``sync`` for many persons, a chunk at a time: the same obligations and audit entries as one
     ``sync`` per person, with a few queries per chunk (generators' batched forms, one read of the
     chunk's obligations, bulk writes). Each chunk is its own transaction, so an interrupted run
-    keeps what it finished and a re-run finds it done."""
+    keeps what it finished and a re-run finds it done.
+
+    ``since``: plan only the window after it, up to ``horizon`` (the nightly run's window mode,
+    ``obligations.nightly``): what falls due after ``since`` is created, moved or removed exactly as
+    a full run would; what falls due on or before it is assumed planned already (by the last run to
+    ``since`` and by the services' own ``sync`` of every change since) and is not read at all.
+    """
     ruleset = ruleset or core_rules.current()
     horizon = horizon or timezone.localdate() + timedelta(days=DEFAULT_HORIZON_DAYS)
     chosen = _chosen(only)
+    window = _window_rows(chosen, horizon, since) if since is not None else None
     result = SyncResult()
     chunk: list[Person] = []
     for person in persons:
         chunk.append(person)
         if len(chunk) >= chunk_size:
-            result += _sync_chunk(chunk, chosen, ruleset, horizon, actor)
+            result += _sync_chunk(chunk, chosen, ruleset, horizon, actor, since, window)
             chunk = []
     if chunk:
-        result += _sync_chunk(chunk, chosen, ruleset, horizon, actor)
+        result += _sync_chunk(chunk, chosen, ruleset, horizon, actor, since, window)
     return result
 
 
-def all_persons(chunk_size: int = SYNC_CHUNK) -> Iterable[Person]:
-    """Every person, by primary key in keyset pages, with only ``PERSON_FIELDS`` loaded."""
+def all_persons(chunk_size: int = SYNC_CHUNK, *, among: Iterable[Any] | None = None) -> Iterable[Person]:
+    """Every person (or those of ``among``, a set of pks), by primary key in keyset pages, with only
+    ``PERSON_FIELDS`` loaded."""
+    wanted = sorted(set(among)) if among is not None else None
     last = None
     while True:
         page = Person.objects.only(*PERSON_FIELDS).order_by("pk")
+        if wanted is not None:
+            ids = wanted[:chunk_size]
+            wanted = wanted[chunk_size:]
+            rows = list(page.filter(pk__in=ids))
+            yield from rows
+            if not wanted:
+                return
+            continue
         if last is not None:
             page = page.filter(pk__gt=last)
         rows = list(page[:chunk_size])
@@ -245,29 +275,115 @@ def all_persons(chunk_size: int = SYNC_CHUNK) -> Iterable[Person]:
         last = rows[-1].pk
 
 
-def _plans(source: str, persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, dict[str, Planned]]:
+def calendar_moves(after: date, through: date, only: Iterable[str] | None = None) -> set[Any]:
+    """The persons whose plan may differ between the days ``after`` and ``through`` with nothing
+    recorded in between (each generator's ``calendar_moves``): the nightly window re-plans them whole."""
+    moved: set[Any] = set()
+    if through > after:
+        for source in _chosen(only):
+            if source in _calendar:
+                moved.update(_calendar[source](after, through))
+    return moved
+
+
+def planner_fingerprint(ruleset: RuleSet, only: Iterable[str] | None = None) -> str:
+    """What the stored plan depends on besides the data: the rule set's name and version, every rule
+    file, and the code of the engine and of each generator. A nightly run only plans its window when
+    this is what the last full run recorded; any change re-plans everything."""
+    import hashlib
+    import inspect
+    import sys
+    from pathlib import Path
+
+    digest = hashlib.sha256(f"{ruleset.name}\0{ruleset.version}".encode())
+    modules = {__name__, "liangyi.obligations.schedules", "liangyi.core.periods"}
+    for source in _chosen(only):
+        digest.update(source.encode())
+        for fn in (_generators[source], _batched.get(source), _calendar.get(source)):
+            if fn is not None:
+                modules.add(fn.__module__)
+    for name in sorted(modules):
+        path = inspect.getsourcefile(sys.modules[name]) if name in sys.modules else None
+        if path:
+            digest.update(name.encode() + Path(path).read_bytes())
+    for path in sorted(core_rules.RULES_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _plans(source: str, persons: Sequence[Person], ruleset: RuleSet, horizon: date,
+           since: date | None = None) -> dict[Any, dict[str, Planned]]:
     many = _batched.get(source)
     if many is None:
-        return {p.pk: _validate(source, _generators[source](p, ruleset, horizon)) for p in persons}
-    planned = many(persons, ruleset, horizon)
-    return {p.pk: _validate(source, planned.get(p.pk, ())) for p in persons}
+        planned = {p.pk: _generators[source](p, ruleset, horizon) for p in persons}
+    elif since is None:
+        planned = many(persons, ruleset, horizon)
+    else:
+        planned = many(persons, ruleset, horizon, since=since)
+    if since is None:
+        return {p.pk: _validate(source, planned.get(p.pk, ())) for p in persons}
+    return {p.pk: _validate(source, (i for i in planned.get(p.pk, ()) if i.due_on > since)) for p in persons}
+
+
+def _lock(ids: list[Any]) -> None:
+    """The same per-person lock as sync, taken for many persons in one statement (in key order)."""
+    if ids:
+        list(Person.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
+def _window_rows(chosen: list[str], horizon: date, since: date) -> dict[Any, list[tuple]]:
+    """The open obligations falling due in (since, horizon], by person: read once for a window run
+    (a night's window holds a day's worth, which a due-date index finds directly)."""
+    found: dict[Any, list[tuple]] = defaultdict(list)
+    for row in Obligation.objects.filter(source__in=chosen, done_at=None, due_on__gt=since,
+                                         due_on__lte=horizon).values_list(*_OPEN_ROW):
+        found[row[1]].append(row)
+    return found
+
+
+def _rows(ids: list[Any], chosen: list[str], plans: dict[str, dict[Any, dict[str, Planned]]],
+          window: dict[Any, list[tuple]] | None) -> tuple[dict[tuple, dict[str, tuple]], dict[tuple, set[str]]]:
+    """The chunk's stored obligations the plans are compared with: ({(person, source): {key: open
+    row}}, {(person, source): closed keys}). A full run reads them all (open ones as tuples, closed
+    ones as keys only); a window run only the rows of the keys it planned, and its window's rows."""
+    open_rows: dict[tuple, dict[str, tuple]] = defaultdict(dict)
+    closed: dict[tuple, set[str]] = defaultdict(set)
+    rows = Obligation.objects.filter(person_id__in=ids, source__in=chosen)
+    if window is None:
+        for row in rows.filter(done_at=None).values_list(*_OPEN_ROW):
+            open_rows[row[1], row[2]][row[3]] = row
+        for person_id, source, key in rows.exclude(done_at=None).values_list("person_id", "source", "key"):
+            closed[person_id, source].add(key)
+        return open_rows, closed
+    for pk in ids:
+        for row in window.get(pk, ()):
+            open_rows[row[1], row[2]][row[3]] = row
+    keys = {key for plan in plans.values() for items in plan.values() for key in items}
+    holders = [pk for pk in ids if any(plans[source][pk] for source in chosen)]
+    if keys:
+        for row in rows.filter(person_id__in=holders, key__in=keys).values_list(*_OPEN_ROW, "done_at"):
+            if row[-1] is None:
+                open_rows[row[1], row[2]][row[3]] = row[:-1]
+            else:
+                closed[row[1], row[2]].add(row[3])
+    return open_rows, closed
 
 
 @transaction.atomic
 def _sync_chunk(persons: list[Person], chosen: list[str], ruleset: RuleSet, horizon: date,
-                actor: User | None) -> SyncResult:
+                actor: User | None, since: date | None = None,
+                window: dict[Any, list[tuple]] | None = None) -> SyncResult:
     ids = [p.pk for p in persons]
-    # The same per-person lock as sync, taken for the chunk in one statement (in key order).
-    list(Person.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    if window is None:
+        _lock(ids)
     version = ruleset.version
-    plans = {source: _plans(source, persons, ruleset, horizon) for source in chosen}
-    rows = Obligation.objects.filter(person_id__in=ids, source__in=chosen)
-    open_rows: dict[tuple, dict[str, tuple]] = defaultdict(dict)
-    for row in rows.filter(done_at=None).values_list(*_OPEN_ROW):
-        open_rows[row[1], row[2]][row[3]] = row
-    closed: dict[tuple, set[str]] = defaultdict(set)
-    for person_id, source, key in rows.exclude(done_at=None).values_list("person_id", "source", "key"):
-        closed[person_id, source].add(key)
+    plans = {source: _plans(source, persons, ruleset, horizon, since) for source in chosen}
+    if window is not None:
+        # A window run touches few of the chunk's persons: only they are locked (locking a whole
+        # province every night would write to every person's row).
+        _lock([pk for pk in ids if pk in window or any(plans[source][pk] for source in chosen)])
+    open_rows, closed = _rows(ids, chosen, plans, window)
 
     to_create: list[Obligation] = []
     to_update: list[Obligation] = []
@@ -278,6 +394,8 @@ def _sync_chunk(persons: list[Person], chosen: list[str], ruleset: RuleSet, hori
         for source in chosen:
             plan = plans[source][person.pk]
             current = open_rows.get((person.pk, source), {})
+            if not plan and not current:
+                continue
             done = closed.get((person.pk, source), ())
             created = moved = removed = 0
             for key, item in plan.items():
@@ -295,7 +413,8 @@ def _sync_chunk(persons: list[Person], chosen: list[str], ruleset: RuleSet, hori
                     to_update.append(Obligation(pk=row[0], **values))
                     moved += 1
             for key, row in current.items():
-                if key not in plan and row[5] <= horizon:  # row[5]: due_on
+                # row[5]: due_on. A window run removes only within its window.
+                if key not in plan and row[5] <= horizon and (since is None or row[5] > since):
                     to_delete.append(row[0])
                     removed += 1
             if created or moved or removed:
@@ -310,9 +429,11 @@ def _sync_chunk(persons: list[Person], chosen: list[str], ruleset: RuleSet, hori
     if to_delete:
         Obligation.objects.filter(pk__in=to_delete, done_at=None).delete()
     by_pk = {p.pk: p for p in persons}
-    for person_pk, per_source in counts.items():
-        totals = [sum(c[i] for c in per_source.values()) for i in range(3)]
-        _audit_sync(actor, by_pk[person_pk], ruleset, horizon, SyncResult(*totals), per_source)
+    # The same entry per changed person as sync writes (_audit_sync), appended in one go.
+    audit.record_many(actor, "obligations.synced", [
+        (by_pk[person_pk], {"ruleset": ruleset.name, "ruleset_version": ruleset.version, "horizon": horizon,
+                            "changes": per_source})
+        for person_pk, per_source in counts.items()])
     return SyncResult(len(to_create), len(to_update), len(to_delete), unchanged)
 
 

@@ -145,3 +145,35 @@ class CalendarToken(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="calendar_token")
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class GenerationRun(models.Model):
+    """One nightly generation (``obligations.nightly``): how far it planned and with what, so the next
+    night knows whether planning only the new window is enough or everything must be planned again."""
+
+    class Mode(models.TextChoices):
+        FULL = "full", _("Everything planned again")
+        WINDOW = "window", _("The new window only")
+
+    today = models.DateField()
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    reason = models.CharField(max_length=200, blank=True)  # why a full run, in English (an operator's log)
+    since = models.DateField(null=True, blank=True)  # a window run plans what falls due after this
+    horizon = models.DateField()
+    ruleset_version = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)  # engine.planner_fingerprint
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)  # empty: cut off, or still running
+    replanned = models.PositiveIntegerField(default=0)  # persons planned whole in a window run
+    created = models.PositiveIntegerField(default=0)
+    rescheduled = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["finished_at"], name="generation_run_finished")]
+
+    def __str__(self) -> str:
+        return f"{self.today} {self.mode} → {self.horizon}"

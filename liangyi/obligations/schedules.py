@@ -168,8 +168,10 @@ def _term_tests(person: Person, start: date, end: date, ruleset: RuleSet, horizo
     ]
 
 
-def drug_tests_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, list[Planned]]:
-    """The batched form of ``drug_tests`` (``engine.sync_many``): two queries per chunk."""
+def drug_tests_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date,
+                    since: date | None = None) -> dict[Any, list[Planned]]:  # noqa: ARG001
+    """The batched form of ``drug_tests`` (``engine.sync_many``): two queries per chunk (few persons
+    are on an interim measure: ``since`` is left to the engine's filter)."""
     from liangyi.people.models import Measure, MeasureKind, Person, Status
 
     kinds = {Status.COMMUNITY_DRUG_REHAB: (MeasureKind.COMMUNITY_DRUG_REHAB, "community_drug_rehab_term_years"),

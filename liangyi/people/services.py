@@ -383,6 +383,9 @@ def measure_add(*, actor: User, person: Person, kind: str, start_on: date, end_o
     if end_on and end_on < start_on:
         raise DomainError(errors={"end_on": [_("The end date is before the start date.")]})
     measure = Measure.objects.create(person=person, kind=kind, start_on=start_on, end_on=end_on, authority=authority)
+    # A measure can start a schedule (obligations.schedules.drug_tests): the nightly run plans
+    # whole the persons whose record changed since its last run.
+    Person.objects.filter(pk=person.pk).update(updated_at=timezone.now())
     audit.record(actor, "person.measure_added", measure, request=request, person_id=person.pk)
     timeline_add(person=person, kind="person.measure_added", actor=actor, ref=measure, group="drug_history",
                  summary=_("Measure recorded: %(kind)s from %(start)s")

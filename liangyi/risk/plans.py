@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from liangyi.core.periods import add_months
@@ -22,6 +23,7 @@ from liangyi.core.rules import RuleSet
 from liangyi.obligations.engine import Planned
 from liangyi.obligations.models import Kind
 from liangyi.people.models import Person
+from liangyi.risk.selectors import level_changes
 from liangyi.supervision.models import CommunityOrder, OrderState
 
 SOURCE = "risk.reassessment"
@@ -83,11 +85,34 @@ def effective_many(person_ids: Iterable[Any], on: date) -> dict[Any, Any]:
     return found
 
 
-def reassessments_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, list[Planned]]:
-    """The batched form of ``reassessments`` (``engine.sync_many``): three queries per chunk."""
+def longest_interval_months() -> int:
+    """The longest reassessment interval of any level in any grading rule set there is."""
+    from liangyi.risk import grading
+
+    longest = 0
+    for path in grading.RULES_DIR.glob("risk_grading_*.toml"):
+        rules = grading.load(path.stem)
+        longest = max([longest, *(c["reassessment_interval_months"] for c in rules.control.values())])
+    return longest
+
+
+def reassessments_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date,
+                       since: date | None = None) -> dict[Any, list[Planned]]:
+    """The batched form of ``reassessments`` (``engine.sync_many``): three queries per chunk. With
+    ``since``, only the running terms whose next reassessment can fall due after it are read: the
+    first one (``risk_first_assessment_days`` after reporting) or one after a grading made less
+    than the longest interval before ``since``."""
+    from liangyi.risk.models import Grading
+
     running: dict[Any, CommunityOrder] = {}
     orders = CommunityOrder.objects.filter(person_id__in=[p.pk for p in persons], state=OrderState.ACTIVE,
                                            reported_on__isnull=False)
+    if since is not None:
+        first = since - timedelta(days=int(ruleset.value("risk_first_assessment_days")))
+        # add_months(graded_on, m) > since needs graded_on > since - m months > since - (31 m + 1) days.
+        recent = since - timedelta(days=31 * longest_interval_months() + 1)
+        orders = orders.filter(Q(reported_on__gt=first) | Exists(
+            Grading.objects.filter(person_id=OuterRef("person_id"), graded_on__gt=recent)))
     for order in orders.order_by("person_id", "-reported_on", "-id"):
         running.setdefault(order.person_id, order)
     today = timezone.localdate()
@@ -97,3 +122,5 @@ def reassessments_many(persons: Sequence[Person], ruleset: RuleSet, horizon: dat
 
 
 reassessments.many = reassessments_many  # type: ignore[attr-defined]  # engine.register reads it
+# The interval to the next reassessment follows the level in force today, which the calendar can change.
+reassessments.calendar_moves = level_changes  # type: ignore[attr-defined]

@@ -65,6 +65,21 @@ def effective(person: Person, on: date) -> Effective:
     return Effective(current, override_on(person, on, current.ruleset), rules_of(current.ruleset))
 
 
+def level_changes(after: date, through: date) -> set[Any]:
+    """The persons whose effective level on ``through`` may differ from the one on ``after`` with
+    nothing recorded in between: a grading dated in between, an override starting, expiring or
+    ended in between (``Override.active_on``). The nightly generation re-plans them whole
+    (``obligations.engine.calendar_moves``); a test interval or a reassessment follows the level."""
+    from django.db.models import Q
+
+    changed = set(Grading.objects.filter(graded_on__gt=after, graded_on__lte=through).values_list("person_id",
+                                                                                                  flat=True))
+    changed.update(Override.objects.filter(
+        Q(starts_on__gt=after, starts_on__lte=through) | Q(expires_on__gte=after, expires_on__lt=through)
+        | Q(ended_on__gt=after, ended_on__lte=through)).values_list("person_id", flat=True))
+    return changed
+
+
 def history(person: Person, limit: int = 50) -> QuerySet[Grading]:
     return Grading.objects.filter(person=person).select_related("actor").order_by("-graded_on", "-id")[:limit]
 

@@ -11,11 +11,13 @@ A terminated or transferred order plans nothing that would open after it ended.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from liangyi.core import periods
@@ -24,7 +26,8 @@ from liangyi.obligations.engine import Planned
 from liangyi.obligations.models import Kind
 from liangyi.obligations.schedules import Period, drug_test_periods, interval_months, interval_periods
 from liangyi.people.models import Person
-from liangyi.supervision.models import CommunityOrder, OrderState
+from liangyi.risk.selectors import level_changes
+from liangyi.supervision.models import CommunityOrder, OrderState, OrderTransfer
 
 SOURCE = "supervision.orders"
 
@@ -75,9 +78,12 @@ CONTACT_RULES = (
 )
 
 
-def _periodic(order: CommunityOrder, kind: str, periods: list[Period], horizon: date) -> list[Planned]:
-    stop = open_suspension_start(order)
-    ended = order.ended_on if order.state in (OrderState.TERMINATED, OrderState.TRANSFERRED) else None
+def _periodic(order: CommunityOrder, kind: str, periods: list[Period], horizon: date, since: date | None,
+              stop: date | None, ended: date | None) -> list[Planned]:
+    """One obligation per period, but none falling due after ``horizon``, from the start of an open
+    suspension (``stop``), or opening after the order ``ended``."""
+    if since is not None:  # the periods are in due-date order: skip those due on or before ``since``
+        periods = periods[bisect_right(periods, since, key=_due):]
     return [Planned(kind=kind, key=f"{kind}:{order.pk}:m{p.offset:02d}", due_on=p.due_on,
                     window_start=p.window_start, window_end=p.due_on, office=order.office_id, worker=order.worker_id)
             for p in periods
@@ -85,7 +91,7 @@ def _periodic(order: CommunityOrder, kind: str, periods: list[Period], horizon: 
 
 
 def _order_plan(order: CommunityOrder, ruleset: RuleSet, horizon: date, on: date,
-                intervals: tuple[int, ...] | None = None) -> list[Planned]:
+                intervals: tuple[int, ...] | None = None, since: date | None = None) -> list[Planned]:
     plan = [Planned(kind=Kind.REPORT, key=f"report:{order.pk}", due_on=order.report_deadline,
                     window_start=order.received_on, window_end=order.report_deadline,
                     office=order.office_id, worker=order.worker_id)]
@@ -97,11 +103,13 @@ def _order_plan(order: CommunityOrder, ruleset: RuleSet, horizon: date, on: date
                             window_start=transfer.on, window_end=transfer.report_by, office=transfer.to_office_id,
                             worker=order.worker_id))
     start, end, spans = order.reported_on, unsuspended_term_end(order), closed_spans(order)
+    stop = open_suspension_start(order)
+    ended = order.ended_on if order.state in (OrderState.TERMINATED, OrderState.TRANSFERRED) else None
     tests = drug_test_periods(start, end, ruleset, spans, intervals=intervals or test_intervals(order, ruleset, on))
-    plan += _periodic(order, Kind.DRUG_TEST, tests, horizon)
+    plan += _periodic(order, Kind.DRUG_TEST, tests, horizon, since, stop, ended)
     for kind, rule in CONTACT_RULES:
         months = int(ruleset.value(rule))
-        plan += _periodic(order, kind, interval_periods(start, end, (months,), spans), horizon)
+        plan += _periodic(order, kind, interval_periods(start, end, (months,), spans), horizon, since, stop, ended)
     return plan
 
 
@@ -114,14 +122,21 @@ def order_obligations(person: Person, ruleset: RuleSet, horizon: date) -> list[P
     return [item for order in orders for item in _order_plan(order, ruleset, horizon, on)]
 
 
-def order_obligations_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date) -> dict[Any, list[Planned]]:
+def order_obligations_many(persons: Sequence[Person], ruleset: RuleSet, horizon: date,
+                           since: date | None = None) -> dict[Any, list[Planned]]:
     """The batched form of ``order_obligations`` (``engine.sync_many``): the chunk's orders with their
-    suspensions and transfers in three queries, every person's risk level in two."""
+    suspensions and transfers in three queries, every person's risk level in two; with ``since``,
+    the periods due by then are skipped without being built."""
     from liangyi.risk.plans import effective_many
 
     by_pk = {p.pk: p for p in persons}
-    orders = list(CommunityOrder.objects.filter(person_id__in=list(by_pk))
-                  .prefetch_related("suspensions", "transfers").order_by("person_id", "received_on", "pk"))
+    orders = CommunityOrder.objects.filter(person_id__in=list(by_pk))
+    if since is not None:
+        # Nothing of an order falls due after ``since`` once its term ended by then (``term_ends_on``
+        # includes every closed suspension; no period is due after it) and its report deadlines passed.
+        orders = orders.filter(Q(term_ends_on=None) | Q(term_ends_on__gt=since) | Q(report_deadline__gt=since)
+                               | Exists(OrderTransfer.objects.filter(order=OuterRef("pk"), report_by__gt=since)))
+    orders = list(orders.prefetch_related("suspensions", "transfers").order_by("person_id", "received_on", "pk"))
     on = timezone.localdate()
     levels = effective_many([o.person_id for o in orders if o.reported_on is not None], on)
     defaults = interval_months(ruleset)
@@ -129,8 +144,14 @@ def order_obligations_many(persons: Sequence[Person], ruleset: RuleSet, horizon:
     for order in orders:
         order.person = by_pk[order.person_id]
         intervals = tightened(defaults, levels[order.person_id]) if order.reported_on is not None else None
-        plans[order.person_id] += _order_plan(order, ruleset, horizon, on, intervals=intervals)
+        plans[order.person_id] += _order_plan(order, ruleset, horizon, on, intervals=intervals, since=since)
     return plans
 
 
+def _due(period: Period) -> date:
+    return period.due_on
+
+
 order_obligations.many = order_obligations_many  # type: ignore[attr-defined]  # engine.register reads it
+# The test interval follows the risk level in force today, which the calendar alone can change.
+order_obligations.calendar_moves = level_changes  # type: ignore[attr-defined]

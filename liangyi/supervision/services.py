@@ -86,11 +86,14 @@ def _set_status(person: Person, status: str, *, actor: User | None, order: Commu
 
 
 def _sync(order: CommunityOrder, actor: User | None) -> None:
-    """Re-plan the order's obligations, its whole term at once (a few dozen rows at most)."""
+    """Re-plan the person's obligations, the order's whole term at once (a few dozen rows at most).
+    Every source, not only the order's: a report, a suspension or an end also decides the
+    reassessments and the insurance renewals, and the nightly run does not re-plan what is already
+    in view (``obligations.nightly``)."""
     horizon = _today() + timedelta(days=engine.DEFAULT_HORIZON_DAYS)
     if order.term_ends_on and order.term_ends_on > horizon:
         horizon = order.term_ends_on
-    engine.sync(order.person, horizon=horizon, actor=actor, only=[plans.SOURCE])
+    engine.sync(order.person, horizon=horizon, actor=actor)
 
 
 def report_deadline_for(received_on: date) -> tuple[date, str]:
