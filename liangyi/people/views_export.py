@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from liangyi.core import access, audit, exports
+from liangyi.core import access, audit, exports, reauth
 from liangyi.core.models import User
 from liangyi.people import selectors
 from liangyi.people.models import Person, Plan, mask_address
@@ -101,6 +101,7 @@ def person_blocks(user: User, person: Person) -> tuple[list[exports.Block], list
 
 @login_required
 @require_GET
+@reauth.required
 def person_pdf(request: HttpRequest, person_id: UUID) -> HttpResponse:
     """The printable file (PDF), audited as a read of the file and as an export."""
     person = access.get_or_404(request, Person, pk=person_id)

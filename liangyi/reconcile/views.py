@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from liangyi.core import access, exports, idnumber
+from liangyi.core import access, exports, idnumber, reauth
 from liangyi.core.errors import DomainError
 from liangyi.people.fieldgroups import FIELD_GROUP
 from liangyi.people.models import Status
@@ -245,6 +245,7 @@ def _rows_of(chunk: list[Finding], user, full: bool):
 
 @login_required
 @require_GET
+@reauth.required
 def download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """The run's findings as the user may see them, stamped and audited (core/exports.py)."""
     if fmt not in ("csv", "xlsx"):
