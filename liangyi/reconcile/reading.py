@@ -376,8 +376,8 @@ class ExportReader:
                 if csv_format:
                     if not "".join(cells).strip():  # (any cell not blank, in one C call)
                         continue  # a blank line: counted, not reported
-                    if len(cells) >= width:
-                        values = dict(zip(names, map(str.strip, pick(cells)), strict=True))
+                    if len(cells) >= width:  # (pick gives one value per name: zip need not check)
+                        values = dict(zip(names, map(str.strip, pick(cells)), strict=False))
                     else:
                         n = len(cells)
                         values = {name: cells[i].strip() if i < n else ""
