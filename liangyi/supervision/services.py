@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -493,12 +494,20 @@ def order_transfer(*, order: CommunityOrder, to_township: Jurisdiction | str, on
                                             report_by=on + timedelta(days=days), reason=reason.strip()[:300],
                                             created_by=actor)
     person = order.person
+    moves: dict[str, Any] = {}
     if not person.jurisdiction_id.startswith(target.code):
-        # The file follows the person: their residence is now in the new township (people's own service,
-        # which checks the actor's reach over the new place).
+        # The file follows the person: their residence is now in the new township.
+        moves["residence_jurisdiction"] = target.code
+    worker = person.responsible_worker
+    if worker is not None and not (worker.jurisdiction_id or "").startswith(target.code):
+        # The old township's worker is no longer responsible; the new township's worker who receives
+        # the person takes over (transfer_receive).
+        moves["responsible_worker"] = None
+    if moves:
+        # People's own service, which checks the actor's reach over the new place and audits.
         from liangyi.people.services import person_update
 
-        person_update(actor=actor, person=person, data={"residence_jurisdiction": target.code}, via="transfer")
+        person_update(actor=actor, person=person, data=moves, via="transfer")
     order.office, order.worker = target, None
     order.save(update_fields=["office", "worker", "updated_at"])
     # Reg 22: a new agreement is signed at the new place (the handover app owns agreements).
@@ -529,6 +538,10 @@ def transfer_receive(*, transfer: OrderTransfer, reported_on: date, actor: User)
     if order.worker_id is None and actor.role in (Role.COMMUNITY_WORKER, Role.SOCIAL_WORKER):
         CommunityOrder.objects.filter(pk=order.pk).update(worker=actor)
         order.worker = actor
+        if order.person.responsible_worker_id is None:
+            from liangyi.people.services import person_update
+
+            person_update(actor=actor, person=order.person, data={"responsible_worker": actor}, via="transfer")
     audit.record(actor, "order.transfer_received", transfer, person_id=order.person_id, reported_on=reported_on,
                  late=reported_on > transfer.report_by)
     timeline_add(person=order.person, kind="order.transfer_received", actor=actor, ref=transfer, group=GROUP,

@@ -124,6 +124,23 @@ class TestTransfer:
         new = Agreement.objects.get(order=order, reason="transfer")
         assert new.signed_on is None and "社区" in new.text
 
+    def test_the_old_townships_worker_hands_over_to_the_one_who_receives_the_person(self, person, county_worker, places,
+                                                                                    worker):
+        from liangyi.people.models import Person
+
+        Person.objects.filter(pk=person.pk).update(responsible_worker=worker)  # the old township's worker
+        person.refresh_from_db()
+        order = running(person, county_worker, reported_days_ago=100)
+        transfer = services.order_transfer(order=order, to_township="530302002", on=days_ago(5), actor=county_worker)
+        person.refresh_from_db()
+        assert person.responsible_worker_id is None
+        newcomer = factories.user("new_township", "community_worker", places["neighbour"])
+        services.transfer_receive(transfer=transfer, reported_on=days_ago(2), actor=newcomer)
+        person.refresh_from_db()
+        order.refresh_from_db()
+        assert person.responsible_worker_id == newcomer.pk and order.worker_id == newcomer.pk
+        assert AuditEntry.objects.filter(action="person.updated", person_id=person.pk).count() >= 2
+
     def test_a_township_worker_cannot_send_a_person_out_of_reach(self, person, worker):
         order = running(person, worker, reported_days_ago=100)
         with pytest.raises(DomainError):
