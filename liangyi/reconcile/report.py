@@ -152,27 +152,27 @@ def run(source: str | os.PathLike[str] | IO[bytes], *, out: str | os.PathLike[st
     say = progress or (lambda _message: None)
     kept: list[Finding] = []
     tally: Counter[str] = Counter()
-    with open_export(source, fields=matching.FIELDS) as reader, _ReportFile(out) as report:
+    with (open_export(source, fields=matching.FIELDS) as reader, _ReportFile(out) as report,
+          matching.index_frozen(), matching.texts_remembered()):
         export = reader.export
         index = matching.Index.from_db()
         say(_("registry index: %(n)d persons") % {"n": len(index)})
         comparison = matching.Comparison(index, scope=scope)
-        with matching.index_frozen(), matching.texts_remembered():
-            for row in reader:
-                found = comparison.row(row)
-                if len(found) == 1:  # nearly every row: one finding, its number known
-                    f = found[0]
-                    if not f.registry_number_known:
-                        fill_registry_numbers(found)
-                    tally[f.category] += 1
-                else:
-                    if not all(f.registry_number_known for f in found):
-                        fill_registry_numbers(found)
-                    tally.update(f.category for f in found)
-                report.write(found)
-                if keep_findings:
-                    kept.extend(found)
-            missing = comparison.missing_in_police()
+        for row in reader:
+            found = comparison.row(row)
+            if len(found) == 1:  # nearly every row: one finding, its number known
+                f = found[0]
+                if not f.registry_number_known:
+                    fill_registry_numbers(found)
+                tally[f.category] += 1
+            else:
+                if not all(f.registry_number_known for f in found):
+                    fill_registry_numbers(found)
+                tally.update(f.category for f in found)
+            report.write(found)
+            if keep_findings:
+                kept.extend(found)
+        missing = comparison.missing_in_police()
         say(_("read %(n)d data rows (%(format)s %(encoding)s)") % {
             "n": export.row_count, "format": export.file_format, "encoding": export.encoding})
         fill_registry_numbers(missing)

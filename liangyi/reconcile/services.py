@@ -134,9 +134,9 @@ def run_execute(run_id: int) -> ReconcileRun:
         with open_export(run.stored_path, file_name=run.file_name, fields=matching.FIELDS) as reader:
             export = reader.export
             ReconcileRun.objects.filter(pk=run.pk).update(rows_total=_estimate_rows(run.stored_path, export))
-            comparison = matching.Comparison(matching.Index.from_db(), scope=run.scope)
             store = _Store(run)
             with matching.index_frozen(), matching.texts_remembered():
+                comparison = matching.Comparison(matching.Index.from_db(), scope=run.scope)
                 for row in reader:
                     place = row.get("jurisdiction").strip()
                     store.add([(f, place) for f in comparison.row(row)])

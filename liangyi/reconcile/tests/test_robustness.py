@@ -181,6 +181,19 @@ def test_a_run_leaves_the_garbage_collector_as_it_found_it(someone, tmp_path):
         gc.enable()
 
 
+def test_what_is_built_for_a_run_is_frozen_before_the_collector_is_back_on():
+    with matching.collector_paused():
+        outside = [[i] for i in range(100)]
+    assert gc.get_freeze_count() == 0 and gc.isenabled() and outside  # outside a run nothing is frozen
+    with matching.index_frozen():
+        before = gc.get_freeze_count()
+        with matching.collector_paused():
+            built = [[i] for i in range(100)]
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() >= before + len(built)
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
 def test_fields_limit_the_values_but_not_the_header(tmp_path):
     path = write_export(tmp_path / "e.csv", [export_row(name="孙明", id_number="530302198801014111")])
     with reading.open_export(path, fields=("gender",)) as reader:
