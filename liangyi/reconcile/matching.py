@@ -608,7 +608,7 @@ def _resolve(index: Index, row: PoliceRow) -> _Resolution:
         try:
             parsed = idnumber.parse(text)
         except idnumber.IdNumberError as exc:
-            parsed, error = None, exc
+            parsed, error = None, exc.with_traceback(None)  # (its traceback would hold this frame: a cycle)
     if parsed is not None and not parsed.converted_from_legacy:
         entry = index.by_hash.get(index.hash(parsed.number))
         if entry is not None:
