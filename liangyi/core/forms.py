@@ -173,3 +173,40 @@ class ReauthForm(forms.Form):
 
 class SessionEndForm(forms.Form):
     session = forms.UUIDField()
+
+
+class PasswordChangeForm(forms.Form):
+    """The current password and the new one twice; the new one must pass the password policy
+    (``AUTH_PASSWORD_VALIDATORS``, the profile of ``LIANGYI_PASSWORD_PROFILE``) and differ from
+    the current one. The current password is checked by the service, not here: a wrong one
+    counts towards the lockout and is audited."""
+
+    current_password = forms.CharField(label=_("Current password"), strip=False, max_length=4096,
+                                       widget=forms.PasswordInput(attrs={"autocomplete": "current-password",
+                                                                         "autofocus": True}))
+    new_password1 = forms.CharField(label=_("New password"), strip=False, max_length=4096,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                    help_text=password_validation.password_validators_help_text_html)
+    new_password2 = forms.CharField(label=_("New password again"), strip=False, max_length=4096,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                    help_text=_("Type the same password again, to catch typing mistakes."))
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        current, new, again = data.get("current_password"), data.get("new_password1"), data.get("new_password2")
+        if new and again and new != again:
+            self.add_error("new_password2", _("The two new passwords differ: type the same password twice."))
+        elif new and current and new == current:
+            # Compared with what was typed, not with the stored hash: checking the stored password here
+            # would be a guess that neither counts towards the lockout nor is audited.
+            self.add_error("new_password1", _("The new password is the same as the current one: choose another."))
+        elif new:
+            try:
+                password_validation.validate_password(new, self.user)
+            except ValidationError as error:
+                self.add_error("new_password1", error)
+        return data

@@ -113,8 +113,22 @@ def session_end(*, request: HttpRequest, session_id: str) -> UserSession:
     return row
 
 
+def rekeyed(request: HttpRequest) -> None:
+    """This session got a new key (Django's ``update_session_auth_hash`` cycles it): the row keeps
+    the new one, so that the session can still be listed and ended from another device."""
+    session_id = request.session.get(SESSION_ID_KEY)
+    if not session_id:
+        return
+    if request.session.session_key is None:
+        request.session.save()
+    row = UserSession.objects.filter(pk=session_id, user=request.user, ended_at=None).first()
+    if row is not None:
+        row.session_key = request.session.session_key
+        row.save(update_fields=["session_key"])
+
+
 @transaction.atomic
-def sessions_end_others(*, request: HttpRequest) -> int:
+def sessions_end_others(*, request: HttpRequest, reason: str = "") -> int:
     """End every session of the user but this one."""
     others = UserSession.objects.select_for_update().filter(user=request.user, ended_at=None)
     if current := request.session.get(SESSION_ID_KEY):
@@ -125,5 +139,5 @@ def sessions_end_others(*, request: HttpRequest) -> int:
         store.delete(row.session_key)
     UserSession.objects.filter(pk__in=[r.pk for r in rows]).update(ended_at=timezone.now())
     audit.record(request.user, "user.sessions_ended_others", request.user, request=request, ended=len(rows),
-                 by="self")
+                 by="self", **({"reason": reason} if reason else {}))
     return len(rows)

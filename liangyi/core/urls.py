@@ -12,6 +12,7 @@ urlpatterns = [
     path("account/two-factor/", views.two_factor, name="two_factor"),
     path("account/", views_account.account, name="account"),
     path("account/confirm/", views_account.reauth_confirm, name="reauth"),
+    path("account/password/", views_account.password_change_view, name="password_change"),
     path("account/recovery-codes/", views_account.recovery_codes, name="recovery_codes"),
     path("account/sessions/end/", views_account.session_end, name="session_end"),
     path("account/sessions/end-others/", views_account.sessions_end_others, name="sessions_end_others"),

@@ -1,23 +1,28 @@
 """The user's own account: confirming who they are (re-authentication), the second factor's state,
-new recovery codes, and their web sessions."""
+new recovery codes, their web sessions, and changing their password."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from liangyi.core import ratelimit, reauth, sessions, twofactor
-from liangyi.core.auth import reauth_attempt
+from liangyi.core import audit, ratelimit, reauth, sessions, twofactor
+from liangyi.core.auth import failure_count, login_refused_message, reauth_attempt, reauth_refused_message
 from liangyi.core.errors import DomainError
-from liangyi.core.forms import ReauthForm, SessionEndForm
+from liangyi.core.forms import PasswordChangeForm, ReauthForm, SessionEndForm
+from liangyi.core.models import ApiToken, AuditEntry, Outcome, User
 
 
 def rate_limited(request: HttpRequest, template: str, context: dict, refusal: ratelimit.Refusal) -> HttpResponse:
@@ -62,9 +67,10 @@ def reauth_confirm(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
-    """My account: the second factor's state, recovery codes, and the user's sessions."""
+    """My account: the password, the second factor's state, recovery codes, and the user's sessions."""
     user = request.user
     return render(request, "core/account.html", {
+        "set_by_administrator": password_set_by_administrator(user),
         "factor": twofactor.confirmed(user),
         "codes_left": twofactor.recovery_codes_left(user),
         "factor_required": twofactor.required_for(user),
@@ -109,3 +115,80 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
     ended = sessions.sessions_end_others(request=request)
     messages.success(request, _("Your other sessions have ended (%(n)d).") % {"n": ended})
     return redirect("core:account")
+
+
+def password_set_by_administrator(user: User) -> AuditEntry | None:
+    """The audit entry of the administrator who created the account in the application, when the
+    user has not changed the password since: the password is one someone else has known.
+    (``createsuperuser`` records no actor: whoever ran it typed the password for themselves.)"""
+    last = (AuditEntry.objects.filter(object_type=User._meta.label_lower, object_id=str(user.pk),
+                                      action__in=("user.created", "password.changed"))
+            .order_by("-id").only("action", "at", "actor_id").first())
+    if last is None or last.action != "user.created" or last.actor_id in (None, user.pk):
+        return None
+    return last
+
+
+@dataclass
+class PasswordChangeResult:
+    ok: bool
+    error: str = ""
+    locked: bool = False  # this failure (or an earlier one) locked the account: end the session
+
+
+def password_change(*, request: HttpRequest, user: User, current: str, new: str) -> PasswordChangeResult:
+    """Change the user's own password (ASVS 6.2.2, 6.2.3). The new one has passed the policy's
+    validators (``PasswordChangeForm``). A wrong current password counts towards the lockout like a
+    failed re-authentication; a right one sets the new password, ends the user's other web sessions
+    and revokes their API tokens. Every outcome is audited."""
+    user.refresh_from_db(fields=["failed_logins", "locked_until", "is_active", "password"])
+    if not user.is_active or user.is_locked():
+        audit.record(user, "password.change_failed", user, request=request, outcome=Outcome.DENIED, reason="locked")
+        return PasswordChangeResult(False, login_refused_message(), locked=True)
+    if not user.check_password(current):
+        with transaction.atomic():
+            locked = failure_count(request, user, channel="web")
+            audit.record(user, "password.change_failed", user, request=request, outcome=Outcome.FAILED,
+                         reason="wrong_current_password")
+        return PasswordChangeResult(False, reauth_refused_message(False), locked=locked)
+    with transaction.atomic():
+        user.set_password(new)
+        user.password_changed_at = timezone.now()
+        user.failed_logins = 0
+        user.save(update_fields=["password", "password_changed_at", "failed_logins"])
+        revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+        audit.record(user, "password.changed", user, request=request, tokens_revoked=revoked)
+        # The new password's session hash already refuses them at their next request; ending them
+        # also takes them off the list and out of the session store.
+        sessions.sessions_end_others(request=request, reason="password_changed")
+    return PasswordChangeResult(True)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    """Change password: the current one, the new one twice; this session stays, the others end."""
+    form = PasswordChangeForm(request.POST if request.method == "POST" else None, user=request.user)
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        # Checking the current password is a re-authentication: the same per-address counter.
+        refusal = ratelimit.attempt(request, "reauth")
+        if refusal is not None:
+            return rate_limited(request, "core/account_password.html", context, refusal)
+        data = form.cleaned_data
+        result = password_change(request=request, user=request.user, current=data["current_password"],
+                                 new=data["new_password1"])
+        if result.ok:
+            ratelimit.succeeded(request, "reauth")
+            update_session_auth_hash(request, request.user)  # this session stays logged in (new key)
+            sessions.rekeyed(request)
+            messages.success(request, _("Your password has been changed. Your other sessions have ended and your "
+                                        "API tokens were revoked: log in again there with the new password."))
+            return redirect("core:account")
+        if result.locked:
+            logout(request)
+            messages.error(request, result.error)
+            return redirect("core:login")
+        form.add_error("current_password", result.error)
+    return render(request, "core/account_password.html", context, status=400 if form.errors else 200)

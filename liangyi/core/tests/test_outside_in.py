@@ -305,10 +305,10 @@ def test_the_auditor_changes_nothing(world):
             refused.append(f"POST {name}: {response.status_code}")
     # The token endpoint is the API's login (anyone may post a password); home only redirects.
     # Confirming who one is (page and API) and the "My account" actions act on the caller's own
-    # credentials and sessions, never on the system's data: test_account.py proves they reach no
-    # other account.
+    # credentials and sessions, never on the system's data: test_account.py and
+    # test_account_password.py prove they reach no other account.
     not_writes = {"api-token", "core:home", "core:reauth", "api-reauth", "core:recovery_codes",
-                  "core:sessions_end_others"}
+                  "core:sessions_end_others", "core:password_change"}
     for name in list_routes():
         if name in not_writes:
             continue
