@@ -199,6 +199,31 @@ def setup_django(url: str | None = None) -> None:
     django.setup()
 
 
+# The settings of deploy/postgresql/liangyi.conf that a database can carry (ALTER DATABASE … SET):
+# the planner's. The rest (memory, WAL, logging) belong to the server and are not the bench's to set.
+DATABASE_SETTINGS = ("jit", "random_page_cost", "effective_cache_size", "work_mem", "effective_io_concurrency")
+
+
+def apply_deploy_settings(url: str) -> str:
+    """Give the bench database the production configuration's planner settings, read from the
+    deploy file, so that benchmarks measure the documented deployment (a server here keeps its
+    defaults, e.g. jit = on, which compiles the worklist's plans)."""
+    import psycopg
+
+    conf = Path(__file__).resolve().parent.parent / "deploy" / "postgresql" / "liangyi.conf"
+    wanted = {}
+    for line in conf.read_text().splitlines():
+        key, _sep, value = line.split("#", 1)[0].partition("=")
+        if key.strip() in DATABASE_SETTINGS and value.strip():
+            wanted[key.strip()] = value.strip().strip("'")
+    name = url.rsplit("/", 1)[-1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for key, value in wanted.items():
+            conn.execute(f"ALTER DATABASE {psycopg.sql.Identifier(name).as_string(conn)} SET {key} = "
+                         f"{psycopg.sql.Literal(value).as_string(conn)}")
+    return ", ".join(f"{k} = {v}" for k, v in wanted.items())
+
+
 def _encrypt_chunk(chunk: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
     """(number, phone) -> (encrypted number, hash, encrypted phone). Runs in a worker process."""
     from liangyi.core import crypto
@@ -248,6 +273,9 @@ def load(n: int, seed: int, events: int, *, force: bool = False, workers: int = 
     timings["create_and_migrate"] = time.perf_counter() - t
     say(f"database {url.rsplit('/', 1)[-1]}: {'created' if created else 'exists'}, migrated "
         f"({timings['create_and_migrate']:.1f} s)")
+    applied = apply_deploy_settings(url)
+    if applied:
+        say(f"  production planner settings (deploy/postgresql/liangyi.conf) set on the database: {applied}")
     with psycopg.connect(url) as conn:
         mark = _marker(conn)
         count = conn.execute("SELECT count(*) FROM people_person").fetchone()[0]
