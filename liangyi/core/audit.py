@@ -88,32 +88,49 @@ def record(
     **detail: Any,
 ) -> AuditEntry:
     """Append one entry. Runs inside the caller's transaction (or its own)."""
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
-    if obj is not None and person_id is None and obj.__class__.__name__ == "Person":
-        person_id = obj.pk
+    actor = _actor(actor)
     with transaction.atomic():
-        head = AuditHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:
-            head = AuditHead.objects.create(pk=1, last_hash=GENESIS, count=0)
-            head = AuditHead.objects.select_for_update().get(pk=1)
-        entry = AuditEntry(
-            at=timezone.now(),
-            actor=actor,
-            actor_username=actor.username if actor else username,
-            actor_role=actor.role if actor else "",
-            action=action,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            person_id=person_id,
-            ip=client_ip(request),
-            outcome=outcome,
-            detail=json.loads(json.dumps(detail, default=str, ensure_ascii=False)),
-            prev_hash=head.last_hash,
-        )
-        entry.entry_hash = compute_hash(head.last_hash, entry)
+        head = _locked_head()
+        entry = _entry(actor, action, obj, at=timezone.now(), prev_hash=head.last_hash, ip=client_ip(request),
+                       outcome=outcome, person_id=person_id, username=username, detail=detail)
         entry.save(force_insert=True)
         AuditHead.objects.filter(pk=1).update(last_hash=entry.entry_hash, count=head.count + 1)
+    return entry
+
+
+def _actor(actor: User | None) -> User | None:
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _locked_head() -> AuditHead:
+    """The chain's head row, locked: appends are serialised on it."""
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        AuditHead.objects.create(pk=1, last_hash=GENESIS, count=0)
+        head = AuditHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+def _entry(actor: User | None, action: str, obj: Any, *, at: Any, prev_hash: str, ip: str | None, outcome: str,
+           person_id: Any, username: str, detail: dict[str, Any]) -> AuditEntry:
+    """A new entry chained to ``prev_hash`` (not saved)."""
+    if obj is not None and person_id is None and obj.__class__.__name__ == "Person":
+        person_id = obj.pk
+    entry = AuditEntry(
+        at=at,
+        actor=actor,
+        actor_username=actor.username if actor else username,
+        actor_role=actor.role if actor else "",
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        person_id=person_id,
+        ip=ip,
+        outcome=outcome,
+        detail=json.loads(json.dumps(detail, default=str, ensure_ascii=False)),
+        prev_hash=prev_hash,
+    )
+    entry.entry_hash = compute_hash(prev_hash, entry)
     return entry
 
 
@@ -123,24 +140,14 @@ def record_many(actor: User | None, action: str, items: Sequence[tuple[Any, dict
     job audits thousands of persons). Returns how many were written."""
     if not items:
         return 0
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
+    actor = _actor(actor)
     with transaction.atomic():
-        head = AuditHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:
-            AuditHead.objects.create(pk=1, last_hash=GENESIS, count=0)
-            head = AuditHead.objects.select_for_update().get(pk=1)
+        head = _locked_head()
         now, last, entries = timezone.now(), head.last_hash, []
         for obj, detail in items:
-            entry = AuditEntry(
-                at=now, actor=actor, actor_username=actor.username if actor else "",
-                actor_role=actor.role if actor else "", action=action,
-                object_type=obj._meta.label_lower if obj is not None else "",
-                object_id=str(obj.pk) if obj is not None else "",
-                person_id=obj.pk if obj is not None and obj.__class__.__name__ == "Person" else None,
-                ip=None, outcome=Outcome.OK, detail=json.loads(json.dumps(detail, default=str, ensure_ascii=False)),
-                prev_hash=last)
-            entry.entry_hash = last = compute_hash(last, entry)
+            entry = _entry(actor, action, obj, at=now, prev_hash=last, ip=None, outcome=Outcome.OK, person_id=None,
+                           username="", detail=detail)
+            last = entry.entry_hash
             entries.append(entry)
         AuditEntry.objects.bulk_create(entries, batch_size=500)  # ids in list order: the chain's order
         AuditHead.objects.filter(pk=1).update(last_hash=last, count=head.count + len(entries))

@@ -89,6 +89,9 @@ def failure_count(request: HttpRequest | None, user: User, *, channel: str) -> b
 
 @dataclass
 class ReauthResult:
+    """How a user's proof of who they are went (a re-authentication, or the current password of a
+    password change, which is one)."""
+
     ok: bool
     error: str = ""
     locked: bool = False  # this failure (or an earlier one) locked the account: end the session

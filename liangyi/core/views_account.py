@@ -3,8 +3,6 @@ new recovery codes, their web sessions, and changing their password."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
@@ -19,7 +17,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from liangyi.core import audit, ratelimit, reauth, sessions, twofactor
-from liangyi.core.auth import failure_count, login_refused_message, reauth_attempt, reauth_refused_message
+from liangyi.core.auth import (
+    ReauthResult,
+    failure_count,
+    login_refused_message,
+    reauth_attempt,
+    reauth_refused_message,
+)
 from liangyi.core.errors import DomainError
 from liangyi.core.forms import PasswordChangeForm, ReauthForm, SessionEndForm
 from liangyi.core.models import ApiToken, AuditEntry, Outcome, User
@@ -129,14 +133,7 @@ def password_set_by_administrator(user: User) -> AuditEntry | None:
     return last
 
 
-@dataclass
-class PasswordChangeResult:
-    ok: bool
-    error: str = ""
-    locked: bool = False  # this failure (or an earlier one) locked the account: end the session
-
-
-def password_change(*, request: HttpRequest, user: User, current: str, new: str) -> PasswordChangeResult:
+def password_change(*, request: HttpRequest, user: User, current: str, new: str) -> ReauthResult:
     """Change the user's own password (ASVS 6.2.2, 6.2.3). The new one has passed the policy's
     validators (``PasswordChangeForm``). A wrong current password counts towards the lockout like a
     failed re-authentication; a right one sets the new password, ends the user's other web sessions
@@ -144,13 +141,13 @@ def password_change(*, request: HttpRequest, user: User, current: str, new: str)
     user.refresh_from_db(fields=["failed_logins", "locked_until", "is_active", "password"])
     if not user.is_active or user.is_locked():
         audit.record(user, "password.change_failed", user, request=request, outcome=Outcome.DENIED, reason="locked")
-        return PasswordChangeResult(False, login_refused_message(), locked=True)
+        return ReauthResult(False, login_refused_message(), locked=True)
     if not user.check_password(current):
         with transaction.atomic():
             locked = failure_count(request, user, channel="web")
             audit.record(user, "password.change_failed", user, request=request, outcome=Outcome.FAILED,
                          reason="wrong_current_password")
-        return PasswordChangeResult(False, reauth_refused_message(False), locked=locked)
+        return ReauthResult(False, reauth_refused_message(False), locked=locked)
     with transaction.atomic():
         user.set_password(new)
         user.password_changed_at = timezone.now()
@@ -161,7 +158,7 @@ def password_change(*, request: HttpRequest, user: User, current: str, new: str)
         # The new password's session hash already refuses them at their next request; ending them
         # also takes them off the list and out of the session store.
         sessions.sessions_end_others(request=request, reason="password_changed")
-    return PasswordChangeResult(True)
+    return ReauthResult(True)
 
 
 @never_cache

@@ -209,8 +209,12 @@ def _audit_sync(actor: User | None, person: Person, ruleset: RuleSet, horizon: d
                 per_source: dict[str, list[int]]) -> None:
     if result.changed:
         # A no-op re-run writes nothing, not even an audit entry.
-        audit.record(actor, "obligations.synced", person, ruleset=ruleset.name, ruleset_version=ruleset.version,
-                     horizon=horizon, changes=per_source)
+        audit.record(actor, "obligations.synced", person, **_synced_detail(ruleset, horizon, per_source))
+
+
+def _synced_detail(ruleset: RuleSet, horizon: date, per_source: dict[str, list[int]]) -> dict[str, Any]:
+    """What an ``obligations.synced`` audit entry says, whether ``sync`` or ``sync_many`` wrote it."""
+    return {"ruleset": ruleset.name, "ruleset_version": ruleset.version, "horizon": horizon, "changes": per_source}
 
 
 # The fields of the open rows sync_many reads (tuples, not model instances: a night reads millions).
@@ -429,11 +433,9 @@ def _sync_chunk(persons: list[Person], chosen: list[str], ruleset: RuleSet, hori
     if to_delete:
         Obligation.objects.filter(pk__in=to_delete, done_at=None).delete()
     by_pk = {p.pk: p for p in persons}
-    # The same entry per changed person as sync writes (_audit_sync), appended in one go.
-    audit.record_many(actor, "obligations.synced", [
-        (by_pk[person_pk], {"ruleset": ruleset.name, "ruleset_version": ruleset.version, "horizon": horizon,
-                            "changes": per_source})
-        for person_pk, per_source in counts.items()])
+    # The same entry per changed person as sync writes, appended in one go.
+    audit.record_many(actor, "obligations.synced", [(by_pk[person_pk], _synced_detail(ruleset, horizon, per_source))
+                                                    for person_pk, per_source in counts.items()])
     return SyncResult(len(to_create), len(to_update), len(to_delete), unchanged)
 
 
