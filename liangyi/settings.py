@@ -36,8 +36,11 @@ DEBUG = env_bool("LIANGYI_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("LIANGYI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("LIANGYI_CSRF_TRUSTED_ORIGINS", [])
 # Proxies (addresses or networks) whose X-Forwarded-For is believed for the audit trail's client
-# address; a request from anywhere else is recorded with its own address (docs/scale.md).
-TRUSTED_PROXIES = env_list("LIANGYI_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+# address and the per-address rate limits; a request from anywhere else is recorded with its own
+# address (docs/scale.md). None by default, not even loopback: any local process (or the app served
+# without its nginx) could otherwise pick the address it is counted and audited under. The nginx of
+# docs/deploy.md is listed in deploy/env.example.
+TRUSTED_PROXIES = env_list("LIANGYI_TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "liangyi.core",  # first, so its createsuperuser (role admin) wins over django.contrib.auth's

@@ -184,3 +184,25 @@ class TestTheAddress:
         elsewhere = rf.get("/", REMOTE_ADDR="2001:db8:1:3::1")
         assert ratelimit.address(one) == ratelimit.address(other) == "2001:db8:1:2::/64"
         assert ratelimit.address(elsewhere) != ratelimit.address(one)
+
+
+class TestNoProxyByDefault:
+    """Issue 15 item 14: with no LIANGYI_TRUSTED_PROXIES, not even loopback is a trusted proxy."""
+
+    def test_the_default_trusts_no_proxy(self):
+        from liangyi.core.tests.test_deploy_check import run_python
+
+        result = run_python(
+            "from django.conf import settings; from django.test import RequestFactory; "
+            "from liangyi.core import audit, ratelimit; "
+            "r = RequestFactory().get('/', REMOTE_ADDR='127.0.0.1', HTTP_X_FORWARDED_FOR='203.0.113.7'); "
+            "print(settings.TRUSTED_PROXIES, audit.client_ip(r), ratelimit.address(r))", {})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["[]", "127.0.0.1", "127.0.0.1"]
+
+    def test_a_header_from_loopback_buys_no_new_count(self, personas, clock, settings):
+        settings.TRUSTED_PROXIES = []  # the default (checked above)
+        for n in range(LIMIT + 1):
+            forged = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+            response = forged.post(reverse("core:login"), {"username": "worker", "password": WRONG})
+        assert response.status_code == 429
