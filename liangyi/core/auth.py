@@ -11,6 +11,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -157,15 +158,28 @@ def second_factor_attempt(request: HttpRequest | None, user: User, code: str, *,
     return LoginResult(user)
 
 
+# Sent when an account's ways in besides the password are withdrawn (its sessions ended by the
+# security administrator, a second-factor reset, a password change, a deactivation): an app that
+# issues its own key to the account (the calendar feed's URL, obligations) revokes it. Receivers
+# take ``user`` and return how many keys they revoked.
+credentials_revoked = Signal()
+
+
+def revoke_feed_keys(user: User) -> int:
+    """Revoke every key other apps issued to the account (the calendar feed); how many there were."""
+    return sum(int(count or 0) for _receiver, count in credentials_revoked.send(sender=User, user=user))
+
+
 @transaction.atomic
 def sessions_end(*, user: User, actor: User | None, request: HttpRequest | None = None, reason: str = "") -> None:
-    """End every session of the account (its pages ask for a login at the next request) and
-    revoke its API tokens."""
+    """End every session of the account (its pages ask for a login at the next request), revoke its
+    API tokens and its calendar-feed key."""
     User.objects.filter(pk=user.pk).update(sessions_version=F("sessions_version") + 1)
     user.refresh_from_db(fields=["sessions_version"])
     revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+    feeds = revoke_feed_keys(user)
     audit.record(actor, "user.sessions_ended", user, request=request, username_changed=user.username,
-                 tokens_revoked=revoked, **({"reason": reason} if reason else {}))
+                 tokens_revoked=revoked, feed_keys_revoked=feeds, **({"reason": reason} if reason else {}))
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -23,6 +23,7 @@ from liangyi.core.auth import (
     login_refused_message,
     reauth_attempt,
     reauth_refused_message,
+    revoke_feed_keys,
 )
 from liangyi.core.errors import DomainError
 from liangyi.core.forms import PasswordChangeForm, ReauthForm, SessionEndForm
@@ -137,7 +138,7 @@ def password_change(*, request: HttpRequest, user: User, current: str, new: str)
     """Change the user's own password (ASVS 6.2.2, 6.2.3). The new one has passed the policy's
     validators (``PasswordChangeForm``). A wrong current password counts towards the lockout like a
     failed re-authentication; a right one sets the new password, ends the user's other web sessions
-    and revokes their API tokens. Every outcome is audited."""
+    and revokes their API tokens and calendar-feed key. Every outcome is audited."""
     user.refresh_from_db(fields=["failed_logins", "locked_until", "is_active", "password"])
     if not user.is_active or user.is_locked():
         audit.record(user, "password.change_failed", user, request=request, outcome=Outcome.DENIED, reason="locked")
@@ -154,7 +155,10 @@ def password_change(*, request: HttpRequest, user: User, current: str, new: str)
         user.failed_logins = 0
         user.save(update_fields=["password", "password_changed_at", "failed_logins"])
         revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
-        audit.record(user, "password.changed", user, request=request, tokens_revoked=revoked)
+        # The calendar-feed URL is a credential too: whoever copied it would keep reading the list.
+        feeds = revoke_feed_keys(user)
+        audit.record(user, "password.changed", user, request=request, tokens_revoked=revoked,
+                     feed_keys_revoked=feeds)
         # The new password's session hash already refuses them at their next request; ending them
         # also takes them off the list and out of the session store.
         sessions.sessions_end_others(request=request, reason="password_changed")

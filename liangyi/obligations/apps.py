@@ -36,6 +36,13 @@ def _in_reach(qs, scope: str):
     return qs.filter(person_place__in=places)
 
 
+def _revoke_calendar_key(sender, user, **kwargs) -> int:
+    """The account's credentials were withdrawn (core.auth.credentials_revoked): its feed URL too."""
+    from liangyi.obligations.models import CalendarToken
+
+    return CalendarToken.objects.filter(user=user).delete()[0]
+
+
 # Beyond this many places, first ask whether the scope is the whole tree (then no filter at all).
 WHOLE_TREE_CHECK = 200
 
@@ -47,6 +54,7 @@ class ObligationsConfig(AppConfig):
 
     def ready(self) -> None:
         from liangyi.core import access
+        from liangyi.core.auth import credentials_revoked
         from liangyi.obligations import engine, schedules
         from liangyi.obligations.models import Obligation
 
@@ -56,3 +64,4 @@ class ObligationsConfig(AppConfig):
         access.register_scope(Obligation, _in_reach, gate="view_persons")
         engine.register(schedules.SOURCE_DRUG_TESTS, schedules.drug_tests)
         post_migrate.connect(_place_triggers, sender=self, dispatch_uid="obligations.place_triggers")
+        credentials_revoked.connect(_revoke_calendar_key, dispatch_uid="obligations.revoke_calendar_key")
