@@ -58,6 +58,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -r liangyi -q -ll -x '*/tests/*,liangyi/conftest.py'  # medium and high findings fail
 	$(MANAGE) makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports  # the layers of docs/architecture.md, function-local imports included
 
 test: lint
 	scripts/ensure-redis

@@ -511,7 +511,7 @@ def order_transfer(*, order: CommunityOrder, to_township: Jurisdiction | str, on
     order.office, order.worker = target, None
     order.save(update_fields=["office", "worker", "updated_at"])
     # Reg 22: a new agreement is signed at the new place (the handover app owns agreements).
-    from liangyi.handover.services import agreement_prepare  # noqa: PLC0415 (handover imports supervision)
+    from liangyi.handover.services import agreement_prepare  # an upward import, listed in pyproject.toml
 
     agreement_prepare(order=order, actor=actor, reason="transfer")
     audit.record(actor, "order.transferred", order, person_id=person.pk, on=on, from_office=transfer.from_office_id,
