@@ -34,6 +34,33 @@ FIELD_CIPHER = env_str("LIANGYI_FIELD_CIPHER", "sm4-gcm")  # sm4-gcm | aes-gcm
 
 DEBUG = env_bool("LIANGYI_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("LIANGYI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+
+def _field_key_problem(key: str, cipher: str) -> str:
+    """Why a field key (hex) or cipher name cannot be used, or "" (core/crypto.py reads them)."""
+    try:
+        raw = bytes.fromhex(key)
+    except ValueError:
+        return "LIANGYI_FIELD_KEY must be hexadecimal: 32 hex digits (16 bytes) or 64 (32 bytes)."
+    if len(raw) not in (16, 32):
+        return "LIANGYI_FIELD_KEY must be 32 hex digits (16 bytes) or 64 (32 bytes)."
+    if len(set(raw)) < 4:
+        return "LIANGYI_FIELD_KEY is not random (the same few bytes over and over): generate one."
+    if cipher.lower() not in ("sm4-gcm", "aes-gcm"):
+        return "LIANGYI_FIELD_CIPHER must be sm4-gcm or aes-gcm."
+    return ""
+
+
+# Production refuses to start with settings that expose internals or accept any host, and with a
+# field key core/crypto.py would refuse at the first encrypted value (issue 15; docs/deploy.md).
+if PRODUCTION:
+    if DEBUG:
+        raise RuntimeError("LIANGYI_ENV=production refuses LIANGYI_DEBUG: unset it (debug pages show internals).")
+    if not ALLOWED_HOSTS or any(host.strip() in ("*", ".") for host in ALLOWED_HOSTS):
+        raise RuntimeError("LIANGYI_ENV=production needs LIANGYI_ALLOWED_HOSTS to name the site's host names, "
+                           "not '*'.")
+    if problem := _field_key_problem(FIELD_KEY, FIELD_CIPHER):
+        raise RuntimeError(problem)
 CSRF_TRUSTED_ORIGINS = env_list("LIANGYI_CSRF_TRUSTED_ORIGINS", [])
 # Proxies (addresses or networks) whose X-Forwarded-For is believed for the audit trail's client
 # address and the per-address rate limits; a request from anywhere else is recorded with its own

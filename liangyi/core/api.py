@@ -26,7 +26,7 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -112,6 +112,33 @@ class JsonView(generics.GenericAPIView):
 def django_request(request: Request) -> HttpRequest:
     """The HttpRequest behind DRF's Request (the access and audit helpers take Django's)."""
     return request._request
+
+
+# --- the schema and its documentation ----------------------------------------------------
+
+
+class SchemaAccess(BasePermission):
+    """``/api/schema/``: open in the demo; in production only for a logged-in caller (a session or a
+    bearer token), since the schema maps every endpoint and field of the system (issue 15)."""
+
+    def has_permission(self, request, view) -> bool:
+        return not settings.PRODUCTION or bool(request.user and request.user.is_authenticated)
+
+
+def docs_login_required(view):
+    """``/api/docs/``: in production a page that asks for a login first (the browser then fetches
+    the schema with its session); in the demo open, like the schema."""
+    from functools import wraps
+
+    from django.contrib.auth.views import redirect_to_login
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if settings.PRODUCTION and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 # --- authentication ----------------------------------------------------------------------
