@@ -7,11 +7,13 @@ Errors answer 400 with ``{field: [messages]}`` (``non_field_errors`` for the who
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout, password_validation
 from django.contrib.auth.models import update_last_login
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -128,10 +130,6 @@ class SchemaAccess(BasePermission):
 def docs_login_required(view):
     """``/api/docs/``: in production a page that asks for a login first (the browser then fetches
     the schema with its session); in the demo open, like the schema."""
-    from functools import wraps
-
-    from django.contrib.auth.views import redirect_to_login
-
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
         if settings.PRODUCTION and not request.user.is_authenticated:

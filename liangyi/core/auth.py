@@ -165,9 +165,12 @@ def second_factor_attempt(request: HttpRequest | None, user: User, code: str, *,
 credentials_revoked = Signal()
 
 
-def revoke_feed_keys(user: User) -> int:
-    """Revoke every key other apps issued to the account (the calendar feed); how many there were."""
-    return sum(int(count or 0) for _receiver, count in credentials_revoked.send(sender=User, user=user))
+def credentials_revoke(user: User) -> tuple[int, int]:
+    """Revoke the account's API tokens and every key other apps issued to it (the calendar feed);
+    how many of each there were."""
+    tokens = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+    feeds = sum(int(count or 0) for _receiver, count in credentials_revoked.send(sender=User, user=user))
+    return tokens, feeds
 
 
 @transaction.atomic
@@ -176,8 +179,7 @@ def sessions_end(*, user: User, actor: User | None, request: HttpRequest | None 
     API tokens and its calendar-feed key."""
     User.objects.filter(pk=user.pk).update(sessions_version=F("sessions_version") + 1)
     user.refresh_from_db(fields=["sessions_version"])
-    revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
-    feeds = revoke_feed_keys(user)
+    revoked, feeds = credentials_revoke(user)
     audit.record(actor, "user.sessions_ended", user, request=request, username_changed=user.username,
                  tokens_revoked=revoked, feed_keys_revoked=feeds, **({"reason": reason} if reason else {}))
 

@@ -19,15 +19,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from liangyi.core import audit, ratelimit, reauth, sessions, twofactor
 from liangyi.core.auth import (
     ReauthResult,
+    credentials_revoke,
     failure_count,
     login_refused_message,
     reauth_attempt,
     reauth_refused_message,
-    revoke_feed_keys,
 )
 from liangyi.core.errors import DomainError
 from liangyi.core.forms import PasswordChangeForm, ReauthForm, SessionEndForm
-from liangyi.core.models import ApiToken, AuditEntry, Outcome, User
+from liangyi.core.models import AuditEntry, Outcome, User
 
 
 def rate_limited(request: HttpRequest, template: str, context: dict, refusal: ratelimit.Refusal) -> HttpResponse:
@@ -154,9 +154,8 @@ def password_change(*, request: HttpRequest, user: User, current: str, new: str)
         user.password_changed_at = timezone.now()
         user.failed_logins = 0
         user.save(update_fields=["password", "password_changed_at", "failed_logins"])
-        revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
-        # The calendar-feed URL is a credential too: whoever copied it would keep reading the list.
-        feeds = revoke_feed_keys(user)
+        # Its API tokens, and the calendar-feed URL (whoever copied it would keep reading the list).
+        revoked, feeds = credentials_revoke(user)
         audit.record(user, "password.changed", user, request=request, tokens_revoked=revoked,
                      feed_keys_revoked=feeds)
         # The new password's session hash already refuses them at their next request; ending them

@@ -24,11 +24,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from liangyi.core import access, audit
-from liangyi.core.auth import revoke_feed_keys, sessions_end
+from liangyi.core.auth import credentials_revoke, sessions_end
 from liangyi.core.forms import AuditFilterForm, JurisdictionForm, UserActionForm, UserCreateForm
 from liangyi.core.models import (
     CODE_LENGTH,
-    ApiToken,
     AuditEntry,
     Jurisdiction,
     Outcome,
@@ -145,8 +144,7 @@ def user_set_active(*, actor: User, user: User, active: bool, request: HttpReque
         User.objects.filter(pk=user.pk).update(sessions_version=F("sessions_version") + 1)
     revoked = feeds = 0
     if not active:  # its API tokens and feed key end with it, so a reactivation does not revive them
-        revoked = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
-        feeds = revoke_feed_keys(user)
+        revoked, feeds = credentials_revoke(user)
     audit.record(actor, "user.activated" if active else "user.deactivated", user, request=request,
                  username_changed=user.username, tokens_revoked=revoked,
                  **({"feed_keys_revoked": feeds} if not active else {}))
